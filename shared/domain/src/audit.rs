@@ -1,0 +1,23 @@
+//! Audit records: append-only, one per change, written in the same
+//! transaction as the change.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const ENTITY_AUDIT: &str = "audit_record";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    /// What happened, e.g. `course_run.created`, `session.removed`.
+    pub action: String,
+    pub actor_id: String,
+    pub correlation_id: String,
+    /// The entity after the change (before it, for a removal), with personal
+    /// data masked by the entity's own snapshot function.
+    pub payload_snapshot: Value,
+    pub created_at: DateTime<Utc>,
+}

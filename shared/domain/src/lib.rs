@@ -1,0 +1,14 @@
+//! The domain: entities, their validation and status machines. Pure: no AWS,
+//! no HTTP, no clock or randomness (timestamps and ids are passed in).
+//!
+//! Input arrives as loosely typed `*Input` structs (what the JSON said) and
+//! leaves through a parser that returns either typed values or every
+//! field-level problem at once ("parse, don't validate").
+
+pub mod audit;
+pub mod course_run;
+pub mod error;
+pub mod sync;
+pub mod types;
+
+pub use error::{DomainError, FieldError, ValidationErrors};
