@@ -1,0 +1,14 @@
+//! The course-runs Lambda: `/course-runs` (with sessions) and, until the
+//! audit function exists, `/audit-logs`. Builds its state once, then serves.
+
+use tms_http::Resource;
+use tms_runtime::{Config, Engine};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tms_runtime::init_logging();
+    let cfg = Config::from_env(Engine::Aws)?;
+    let app = tms_runtime::build_app(&cfg).await?;
+    let router = tms_http::router(app, tms_runtime::actor_source(&cfg), &Resource::ALL);
+    lambda_http::run(router).await
+}

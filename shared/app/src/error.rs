@@ -1,0 +1,88 @@
+//! The application's error: what a use case can answer. The HTTP edge maps
+//! each variant to a status once (tms-http::problem).
+
+use tms_domain::{DomainError, ValidationErrors};
+use tms_ports::{QueueError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that breaks a rule; nothing was changed.
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A duplicate, or a change the entity's state does not allow.
+    #[error("{0}")]
+    Conflict(String),
+    /// If-Match names a version that is no longer current.
+    #[error("the resource has changed since it was read")]
+    PreconditionFailed,
+    /// A change was asked for without If-Match.
+    #[error("this change needs an If-Match header with the resource's ETag")]
+    PreconditionRequired,
+    /// An Idempotency-Key was used before with another request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("the cursor is not valid for this list")]
+    InvalidCursor,
+    #[error("{0}")]
+    TooLarge(String),
+    /// The store or queue is unreachable or throttling; retryable.
+    #[error("temporarily unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AppError::Unavailable(_))
+    }
+}
+
+impl From<ValidationErrors> for AppError {
+    fn from(e: ValidationErrors) -> Self {
+        AppError::Validation(e)
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(v) => AppError::Validation(v),
+            DomainError::InvalidState(m) => AppError::Conflict(m),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor(_) => AppError::InvalidCursor,
+            StoreError::TooLarge(m) => AppError::TooLarge(m),
+            StoreError::TransactionConflict => {
+                AppError::Conflict("a concurrent change touched the same data; retry".into())
+            }
+            StoreError::ConditionFailed { .. } => {
+                AppError::Conflict("the change conflicts with the stored data".into())
+            }
+            StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::InvalidRequest(m) | StoreError::Backend(m) => AppError::Internal(m),
+        }
+    }
+}
+
+impl From<QueueError> for AppError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::Unavailable(m) => AppError::Unavailable(m),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(e: serde_json::Error) -> Self {
+        AppError::Internal(format!("stored data could not be read: {e}"))
+    }
+}

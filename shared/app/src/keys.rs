@@ -1,0 +1,150 @@
+//! Every table key, built here and nowhere else. Unit tests pin the exact
+//! strings; docs/access-patterns.md explains what serves which pattern.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+
+/// A timestamp as it appears inside sort keys: RFC 3339, UTC, milliseconds,
+/// so that byte order is time order.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Upper bound appended to a sort-key prefix to include every id after it.
+pub const HIGH: &str = "~";
+
+// --- course runs --------------------------------------------------------
+
+pub fn run_pk(run_id: &str) -> String {
+    format!("RUN#{run_id}")
+}
+pub fn run_sk(run_id: &str) -> String {
+    format!("RUN#{run_id}")
+}
+/// GSI1: every run, by start date.
+pub const RUNS_ALL: &str = "RUNS";
+/// GSI2: runs of one status, by start date.
+pub fn runs_by_status(status: &str) -> String {
+    format!("RUNS#STATUS#{status}")
+}
+/// GSI3 (sparse): runs that are not cancelled, by start date.
+pub const RUNS_ACTIVE: &str = "RUNS#ACTIVE";
+/// Sort key of a run in every run listing.
+pub fn run_listing_sk(start: NaiveDate, run_id: &str) -> String {
+    format!("{start}#{run_id}")
+}
+/// Inclusive sort-key range of runs starting between two dates.
+pub fn run_listing_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (String, String) {
+    let lo = from.map(|d| d.to_string()).unwrap_or_else(|| "0000-01-01".into());
+    let hi = to.map(|d| d.to_string()).unwrap_or_else(|| "9999-12-31".into());
+    (lo, format!("{hi}#{HIGH}"))
+}
+
+// --- sessions (in their run's partition) ---------------------------------
+
+pub fn session_sk(session_id: &str) -> String {
+    format!("SESSION#{session_id}")
+}
+/// Sort-key range of a run partition that holds the run item and its
+/// sessions, and nothing else stored there (enrolment guards sort before it).
+pub fn run_and_sessions_range(run_id: &str) -> (String, String) {
+    (run_sk(run_id), "SESSION$".into())
+}
+/// GSI1: a trainer's sessions by date.
+pub fn trainer_sessions_pk(trainer_id: &str) -> String {
+    format!("TRAINER#{trainer_id}")
+}
+pub fn trainer_session_sk(date: NaiveDate, session_id: &str) -> String {
+    format!("SESSION#{date}#{session_id}")
+}
+/// GSI2: a session's run, from the session id.
+pub fn session_lookup_pk(session_id: &str) -> String {
+    format!("SESSION#{session_id}")
+}
+
+// --- audit ----------------------------------------------------------------
+
+pub fn audit_pk(entity_type: &str, entity_id: &str) -> String {
+    format!("AUDIT#{entity_type}#{entity_id}")
+}
+pub fn audit_sk(at: DateTime<Utc>, audit_id: &str) -> String {
+    format!("{}#{audit_id}", ts(at))
+}
+/// GSI1: an actor's audit records.
+pub fn audit_by_actor_pk(actor_id: &str) -> String {
+    format!("AUDIT#ACTOR#{actor_id}")
+}
+/// GSI2: one day's audit records.
+pub fn audit_by_day_pk(at: DateTime<Utc>) -> String {
+    format!("AUDIT#DAY#{}", at.date_naive())
+}
+
+// --- sync jobs --------------------------------------------------------------
+
+pub fn sync_job_pk(job_id: &str) -> String {
+    format!("SYNCJOB#{job_id}")
+}
+/// GSI1: the jobs of one entity.
+pub fn sync_jobs_of_entity_pk(entity_type: &str, entity_id: &str) -> String {
+    format!("SYNCJOBS#{entity_type}#{entity_id}")
+}
+/// GSI2: jobs of one status.
+pub fn sync_jobs_by_status_pk(status: &str) -> String {
+    format!("SYNCJOBS#STATUS#{status}")
+}
+/// GSI3 (sparse): jobs the sweeper must look at, by next_retry_at.
+pub const SYNC_DUE: &str = "SYNC#DUE";
+pub fn timed_sk(at: DateTime<Utc>, id: &str) -> String {
+    format!("{}#{id}", ts(at))
+}
+
+// --- idempotency ------------------------------------------------------------
+
+pub fn idempotency_pk(actor_id: &str, key: &str) -> String {
+    format!("IDEMPOTENCY#{actor_id}#{key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn pinned_key_strings() {
+        let d = NaiveDate::from_ymd_opt(2025, 1, 15).unwrap();
+        let t = Utc.with_ymd_and_hms(2025, 1, 5, 2, 3, 4).unwrap();
+        assert_eq!(run_pk("r1"), "RUN#r1");
+        assert_eq!(run_sk("r1"), "RUN#r1");
+        assert_eq!(runs_by_status("pending"), "RUNS#STATUS#pending");
+        assert_eq!(run_listing_sk(d, "r1"), "2025-01-15#r1");
+        assert_eq!(session_sk("s1"), "SESSION#s1");
+        assert_eq!(trainer_sessions_pk("t1"), "TRAINER#t1");
+        assert_eq!(trainer_session_sk(d, "s1"), "SESSION#2025-01-15#s1");
+        assert_eq!(session_lookup_pk("s1"), "SESSION#s1");
+        assert_eq!(audit_pk("course_run", "r1"), "AUDIT#course_run#r1");
+        assert_eq!(audit_sk(t, "a1"), "2025-01-05T02:03:04.000Z#a1");
+        assert_eq!(audit_by_actor_pk("u1"), "AUDIT#ACTOR#u1");
+        assert_eq!(audit_by_day_pk(t), "AUDIT#DAY#2025-01-05");
+        assert_eq!(sync_job_pk("j1"), "SYNCJOB#j1");
+        assert_eq!(sync_jobs_of_entity_pk("course_run", "r1"), "SYNCJOBS#course_run#r1");
+        assert_eq!(sync_jobs_by_status_pk("queued"), "SYNCJOBS#STATUS#queued");
+        assert_eq!(timed_sk(t, "j1"), "2025-01-05T02:03:04.000Z#j1");
+        assert_eq!(idempotency_pk("u1", "k"), "IDEMPOTENCY#u1#k");
+    }
+
+    #[test]
+    fn ranges_cover_their_items() {
+        let d = NaiveDate::from_ymd_opt(2025, 1, 15).unwrap();
+        let (lo, hi) = run_listing_range(Some(d), Some(d));
+        let sk = run_listing_sk(d, "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee");
+        assert!(lo.as_str() <= sk.as_str() && sk.as_str() <= hi.as_str());
+        let next = run_listing_sk(d.succ_opt().unwrap(), "0");
+        assert!(next.as_str() > hi.as_str());
+        let (lo, hi) = run_and_sessions_range("r1");
+        for inside in [run_sk("r1"), session_sk("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee")] {
+            assert!(lo <= inside && inside.as_str() <= hi.as_str(), "{inside}");
+        }
+        for outside in ["ENROLLED#t1", "ATTENDANCE#x"] {
+            assert!(!(lo.as_str() <= outside && outside <= hi.as_str()), "{outside}");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The application layer: one function per use case. Each authorizes (from
+//! a later issue on), validates through the domain, and turns the use case
+//! into one atomic write (entity + audit record + sync job) through the
+//! ports, then enqueues the job.
+
+pub mod audit;
+pub mod context;
+pub mod course_runs;
+pub mod error;
+pub mod keys;
+pub mod records;
+pub mod sync;
+mod write;
+
+use std::sync::Arc;
+
+use tms_ports::{Clock, IdGen, Queue, Store};
+
+pub use context::{Actor, Created, IdempotencyRequest, RequestContext};
+pub use error::AppError;
+
+/// Everything a use case needs, built once per process.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+}
+
+/// Identifiers as UUIDv7: time-ordered, so new items sort after old ones.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidV7Ids;
+
+impl IdGen for UuidV7Ids {
+    fn new_id(&self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+}
+
+/// A page of a list, with the opaque cursor of the next page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Default and largest page sizes of the HTTP lists.
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+pub const MAX_PAGE_SIZE: u32 = tms_ports::store::MAX_PAGE_SIZE;
+
+/// Parses `limit` and `cursor` of a list request.
+pub fn parse_paging(
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<(u32, Option<tms_ports::Cursor>), AppError> {
+    let limit = match limit {
+        None => DEFAULT_PAGE_SIZE,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => {
+                return Err(tms_domain::ValidationErrors::single(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                )
+                .into())
+            }
+        },
+    };
+    let cursor = match cursor {
+        None => None,
+        Some(c) => Some(tms_ports::Cursor::decode(c).map_err(|_| AppError::InvalidCursor)?),
+    };
+    Ok((limit, cursor))
+}

@@ -1,0 +1,61 @@
+//! The HTTP edge: axum routers (served by `lambda_http::run` in a Lambda
+//! and by a plain server locally), the request-context middleware, the
+//! extractors and the one mapping of errors to problem+json.
+
+pub mod context;
+pub mod extract;
+pub mod problem;
+pub mod routes;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::Router;
+use tms_app::App;
+
+pub use context::ActorSource;
+use problem::Problem;
+
+/// The resources a function serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    CourseRuns,
+    AuditLogs,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 2] = [Resource::CourseRuns, Resource::AuditLogs];
+
+    fn router(self) -> Router<App> {
+        match self {
+            Resource::CourseRuns => routes::course_runs::router(),
+            Resource::AuditLogs => routes::audit::router(),
+        }
+    }
+}
+
+/// A router for the given resources, with the shared middleware: body limit,
+/// correlation id, acting user, problem+json for unknown routes and methods.
+pub fn router(app: App, actor: ActorSource, resources: &[Resource]) -> Router {
+    let mut r: Router<App> = Router::new();
+    for res in resources {
+        r = r.merge(res.router());
+    }
+    r.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(actor, context::actor))
+        .layer(axum::middleware::from_fn(context::correlation))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail("no such route")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+    )
+}

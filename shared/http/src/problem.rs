@@ -1,0 +1,144 @@
+//! Errors as `application/problem+json` (RFC 9457), mapped from every
+//! layer's error in ONE place: here.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tms_app::AppError;
+use tms_domain::FieldError;
+
+use crate::context::current_correlation_id;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str) -> Self {
+        Problem {
+            kind: format!("/problems/{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail: None,
+            correlation_id: None,
+            errors: Vec::new(),
+        }
+    }
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+    pub fn errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+    pub fn field(self, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        self.errors(vec![FieldError::new(field, reason)])
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request").detail(detail)
+    }
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-error",
+            "The request has invalid fields",
+        )
+        .errors(errors)
+    }
+    pub fn not_found(what: &str) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(format!("{what} not found"))
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(mut self) -> Response {
+        if self.correlation_id.is_none() {
+            self.correlation_id = current_correlation_id();
+        }
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        res
+    }
+}
+
+/// The edge's error: everything a handler can fail with.
+#[derive(Debug)]
+pub struct ApiError(pub Box<Problem>);
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError(Box::new(p))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        let p = match e {
+            AppError::Validation(v) => Problem::validation(v.0),
+            AppError::NotFound(what) => Problem::not_found(what),
+            AppError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(m),
+            AppError::PreconditionFailed => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "The resource has changed",
+            )
+            .detail("the If-Match ETag is not the current version; read the resource again"),
+            AppError::PreconditionRequired => Problem::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+            )
+            .detail("send the resource's ETag in an If-Match header"),
+            AppError::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+            )
+            .detail("this Idempotency-Key was used with a different request"),
+            AppError::InvalidCursor => Problem::bad_request("the cursor is not valid for this list")
+                .field("cursor", "is not a cursor this list returned"),
+            AppError::TooLarge(m) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large").detail(m)
+            }
+            AppError::Unavailable(m) => {
+                tracing::warn!(error = %m, "dependency unavailable");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Temporarily unavailable",
+                )
+                .detail("a backing service is unavailable; retry later")
+            }
+            AppError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            }
+        };
+        ApiError(Box::new(p))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
