@@ -1,0 +1,461 @@
+//! The embedded queue: a standard queue and its dead-letter queue in one
+//! SQLite table, with the semantics of SQS (see `tms_ports::queue`).
+//!
+//! - receive returns visible messages oldest first, hides them for the
+//!   visibility timeout, increments their receive count and issues a new
+//!   receipt handle per receive (an older handle is then invalid);
+//! - a visible main-queue message whose receive count already equals
+//!   `max_receive_count` is moved to the dead-letter queue instead of being
+//!   delivered (SQS moves it when the count would exceed maxReceiveCount);
+//! - long polling: when nothing is visible, receive polls every 50 ms until
+//!   `wait_secs` have passed;
+//! - redrive moves dead-letter messages back to the main queue as new
+//!   messages (new id, receive count 0).
+//!
+//! The table (`queue_messages`) can live in the same SQLite file as the
+//! store's `items` table. Every call runs on tokio's blocking pool; the
+//! connection lock is never held across an await.
+//!
+//! Known difference from SQS: deleting twice with the same handle fails the
+//! second time (SQS accepts a recently used handle again), and a stale handle
+//! (from an earlier receive of a redelivered message) is always rejected.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, TransactionBehavior};
+use tms_ports::queue::MAX_BATCH;
+use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
+
+/// Longest visibility timeout SQS accepts (12 hours).
+const MAX_VISIBILITY_SECS: u32 = 43_200;
+/// Longest long-poll wait SQS accepts.
+const MAX_WAIT_SECS: u32 = 20;
+/// How often an empty long poll looks again.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How many dead-letter messages one redrive transaction moves.
+const REDRIVE_CHUNK: u32 = 100;
+/// How long a call waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS queue_messages (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id             TEXT NOT NULL UNIQUE,
+    queue          TEXT NOT NULL CHECK (queue IN ('main', 'dlq')),
+    body           TEXT NOT NULL,
+    attributes     TEXT NOT NULL,
+    receive_count  INTEGER NOT NULL DEFAULT 0,
+    visible_at_ms  INTEGER NOT NULL,
+    receipt_handle TEXT UNIQUE,
+    sent_at_ms     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_messages_visible
+    ON queue_messages (queue, visible_at_ms, seq);
+";
+
+/// Settings of the embedded queue. The production values come from
+/// `infra/resources.json` (through the caller), so both engines agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteQueueConfig {
+    /// Receives after which an undeleted message goes to the dead-letter
+    /// queue (SQS's `maxReceiveCount`); at least 1.
+    pub max_receive_count: u32,
+}
+
+/// The queue port on a SQLite file.
+#[derive(Clone)]
+pub struct SqliteQueue {
+    conn: Arc<Mutex<Connection>>,
+    config: SqliteQueueConfig,
+}
+
+impl std::fmt::Debug for SqliteQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteQueue")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch, from the system clock: the one place
+/// this adapter reads the time.
+fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn queue_key(name: QueueName) -> &'static str {
+    match name {
+        QueueName::Main => "main",
+        QueueName::DeadLetter => "dlq",
+    }
+}
+
+fn map_sql(err: rusqlite::Error) -> QueueError {
+    match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            QueueError::Unavailable(format!("sqlite: {err}"))
+        }
+        _ => QueueError::Backend(format!("sqlite: {err}")),
+    }
+}
+
+fn encode_attributes(attributes: &BTreeMap<String, String>) -> Result<String, QueueError> {
+    serde_json::to_string(attributes)
+        .map_err(|e| QueueError::Backend(format!("encoding attributes: {e}")))
+}
+
+fn decode_attributes(json: &str) -> Result<BTreeMap<String, String>, QueueError> {
+    serde_json::from_str(json).map_err(|e| QueueError::Backend(format!("decoding attributes: {e}")))
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn insert_main(
+    conn: &Connection,
+    id: &str,
+    body: &str,
+    attributes_json: &str,
+    now: i64,
+) -> Result<(), QueueError> {
+    conn.execute(
+        "INSERT INTO queue_messages
+             (id, queue, body, attributes, receive_count, visible_at_ms, receipt_handle, sent_at_ms)
+         VALUES (?1, 'main', ?2, ?3, 0, ?4, NULL, ?4)",
+        params![id, body, attributes_json, now],
+    )
+    .map_err(map_sql)?;
+    Ok(())
+}
+
+impl SqliteQueue {
+    /// Opens (creating if needed) the queue tables in the SQLite file at
+    /// `path`, in WAL mode with a busy timeout. The file may also hold the
+    /// store's tables.
+    pub fn open(path: &Path, config: SqliteQueueConfig) -> Result<Self, QueueError> {
+        if config.max_receive_count == 0 {
+            return Err(QueueError::InvalidRequest(
+                "max_receive_count must be at least 1".into(),
+            ));
+        }
+        let conn = Connection::open(path).map_err(map_sql)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_sql)?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0))
+            .map_err(map_sql)?;
+        conn.execute_batch(SCHEMA).map_err(map_sql)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            config,
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, QueueError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, QueueError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| QueueError::Backend("sqlite connection lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| QueueError::Backend(format!("blocking task failed: {e}")))?
+    }
+
+    /// One non-waiting receive attempt, in one transaction.
+    fn try_receive(
+        conn: &mut Connection,
+        from: QueueName,
+        max: u32,
+        visibility_timeout_secs: u32,
+        max_receive_count: u32,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_sql)?;
+        let now = now_ms();
+        let visible_at = now + i64::from(visibility_timeout_secs) * 1000;
+        let queue = queue_key(from);
+        let mut out = Vec::new();
+        loop {
+            let wanted = max as usize - out.len();
+            if wanted == 0 {
+                break;
+            }
+            let candidates: Vec<(i64, String, String, String, u32)> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT seq, id, body, attributes, receive_count FROM queue_messages
+                         WHERE queue = ?1 AND visible_at_ms <= ?2
+                         ORDER BY seq LIMIT ?3",
+                    )
+                    .map_err(map_sql)?;
+                let rows = stmt
+                    .query_map(params![queue, now, wanted as i64], |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    })
+                    .map_err(map_sql)?;
+                rows.collect::<Result<_, _>>().map_err(map_sql)?
+            };
+            if candidates.is_empty() {
+                break;
+            }
+            for (seq, id, body, attributes_json, count) in candidates {
+                if from == QueueName::Main && count >= max_receive_count {
+                    // Received max_receive_count times and not deleted: off to
+                    // the dead-letter queue, keeping its id and count (as SQS).
+                    tx.execute(
+                        "UPDATE queue_messages
+                         SET queue = 'dlq', visible_at_ms = ?2, receipt_handle = NULL
+                         WHERE seq = ?1",
+                        params![seq, now],
+                    )
+                    .map_err(map_sql)?;
+                    continue;
+                }
+                let receipt_handle = new_id();
+                let receive_count = count.saturating_add(1);
+                tx.execute(
+                    "UPDATE queue_messages
+                     SET receive_count = ?2, visible_at_ms = ?3, receipt_handle = ?4
+                     WHERE seq = ?1",
+                    params![seq, receive_count, visible_at, receipt_handle],
+                )
+                .map_err(map_sql)?;
+                out.push(ReceivedMessage {
+                    message_id: id,
+                    receipt_handle,
+                    body,
+                    attributes: decode_attributes(&attributes_json)?,
+                    receive_count,
+                });
+            }
+        }
+        tx.commit().map_err(map_sql)?;
+        Ok(out)
+    }
+
+    /// Moves up to `max` visible dead-letter messages back, in one transaction.
+    fn redrive_chunk(conn: &mut Connection, max: u32) -> Result<u32, QueueError> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_sql)?;
+        let now = now_ms();
+        let rows: Vec<(i64, String, String)> = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT seq, body, attributes FROM queue_messages
+                     WHERE queue = 'dlq' AND visible_at_ms <= ?1
+                     ORDER BY seq LIMIT ?2",
+                )
+                .map_err(map_sql)?;
+            let rows = stmt
+                .query_map(params![now, i64::from(max)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .map_err(map_sql)?;
+            rows.collect::<Result<_, _>>().map_err(map_sql)?
+        };
+        let mut moved = 0u32;
+        for (seq, body, attributes_json) in rows {
+            insert_main(&tx, &new_id(), &body, &attributes_json, now)?;
+            tx.execute("DELETE FROM queue_messages WHERE seq = ?1", params![seq])
+                .map_err(map_sql)?;
+            moved += 1;
+        }
+        tx.commit().map_err(map_sql)?;
+        Ok(moved)
+    }
+}
+
+#[async_trait]
+impl Queue for SqliteQueue {
+    async fn send(&self, message: OutgoingMessage) -> Result<String, QueueError> {
+        let attributes_json = encode_attributes(&message.attributes)?;
+        self.with_conn(move |conn| {
+            let id = new_id();
+            insert_main(conn, &id, &message.body, &attributes_json, now_ms())?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn send_batch(
+        &self,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<SendBatchResult, QueueError> {
+        if messages.is_empty() || messages.len() > MAX_BATCH {
+            return Err(QueueError::InvalidRequest(format!(
+                "a batch holds 1 to {MAX_BATCH} messages, not {}",
+                messages.len()
+            )));
+        }
+        let encoded = messages
+            .into_iter()
+            .map(|m| Ok((m.body, encode_attributes(&m.attributes)?)))
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sql)?;
+            let now = now_ms();
+            let mut result = SendBatchResult::default();
+            for (position, (body, attributes_json)) in encoded.iter().enumerate() {
+                let id = new_id();
+                insert_main(&tx, &id, body, attributes_json, now)?;
+                result.sent.push((position, id));
+            }
+            tx.commit().map_err(map_sql)?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn receive(
+        &self,
+        from: QueueName,
+        max: u32,
+        visibility_timeout_secs: u32,
+        wait_secs: u32,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        if max == 0 || max as usize > MAX_BATCH {
+            return Err(QueueError::InvalidRequest(format!(
+                "receive takes 1 to {MAX_BATCH} messages, not {max}"
+            )));
+        }
+        if visibility_timeout_secs > MAX_VISIBILITY_SECS {
+            return Err(QueueError::InvalidRequest(format!(
+                "visibility timeout {visibility_timeout_secs} s is over {MAX_VISIBILITY_SECS} s"
+            )));
+        }
+        if wait_secs > MAX_WAIT_SECS {
+            return Err(QueueError::InvalidRequest(format!(
+                "wait {wait_secs} s is over {MAX_WAIT_SECS} s"
+            )));
+        }
+        let deadline = Instant::now() + Duration::from_secs(u64::from(wait_secs));
+        let max_receive_count = self.config.max_receive_count;
+        loop {
+            let got = self
+                .with_conn(move |conn| {
+                    Self::try_receive(conn, from, max, visibility_timeout_secs, max_receive_count)
+                })
+                .await?;
+            let now = Instant::now();
+            if !got.is_empty() || now >= deadline {
+                return Ok(got);
+            }
+            tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+        }
+    }
+
+    async fn delete(&self, from: QueueName, receipt_handle: &str) -> Result<(), QueueError> {
+        let handle = receipt_handle.to_owned();
+        self.with_conn(move |conn| {
+            let n = conn
+                .execute(
+                    "DELETE FROM queue_messages WHERE queue = ?1 AND receipt_handle = ?2",
+                    params![queue_key(from), handle],
+                )
+                .map_err(map_sql)?;
+            if n == 0 {
+                return Err(QueueError::InvalidReceipt);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn change_visibility(
+        &self,
+        from: QueueName,
+        receipt_handle: &str,
+        visibility_timeout_secs: u32,
+    ) -> Result<(), QueueError> {
+        if visibility_timeout_secs > MAX_VISIBILITY_SECS {
+            return Err(QueueError::InvalidRequest(format!(
+                "visibility timeout {visibility_timeout_secs} s is over {MAX_VISIBILITY_SECS} s"
+            )));
+        }
+        let handle = receipt_handle.to_owned();
+        self.with_conn(move |conn| {
+            let now = now_ms();
+            // Only a message still in flight can change (SQS answers
+            // MessageNotInflight otherwise, which the SQS adapter maps to
+            // InvalidReceipt too).
+            let n = conn
+                .execute(
+                    "UPDATE queue_messages SET visible_at_ms = ?3
+                     WHERE queue = ?1 AND receipt_handle = ?2 AND visible_at_ms > ?4",
+                    params![
+                        queue_key(from),
+                        handle,
+                        now + i64::from(visibility_timeout_secs) * 1000,
+                        now
+                    ],
+                )
+                .map_err(map_sql)?;
+            if n == 0 {
+                return Err(QueueError::InvalidReceipt);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn redrive(&self, max: u32) -> Result<u32, QueueError> {
+        let mut moved = 0u32;
+        while moved < max {
+            let chunk = (max - moved).min(REDRIVE_CHUNK);
+            let n = self
+                .with_conn(move |conn| Self::redrive_chunk(conn, chunk))
+                .await?;
+            moved += n;
+            if n < chunk {
+                break;
+            }
+        }
+        if moved > 0 {
+            tracing::info!(moved, "redrove dead-letter messages to the main queue");
+        }
+        Ok(moved)
+    }
+}
+
+impl SqliteQueue {
+    /// How many messages each queue holds, visible or not: `(main, dlq)`
+    /// (for the local run's diagnostics and for tests).
+    pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
+        self.with_conn(|conn| {
+            let count = |queue: &str| -> Result<u64, QueueError> {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                    params![queue],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map_err(map_sql)
+                .map(|n| u64::try_from(n).unwrap_or(0))
+            };
+            Ok((count("main")?, count("dlq")?))
+        })
+        .await
+    }
+}

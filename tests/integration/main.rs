@@ -1,0 +1,11 @@
+//! The one integration-test binary: conformance suites for every adapter,
+//! the HTTP API end to end on both engine sets, the Lambda event fixtures,
+//! and the infra drift check. AWS adapters talk to the local AWS-compatible
+//! server whose address is in TMS_TEST_AWS_ENDPOINT (the test command,
+//! `tests/run`, starts it).
+
+mod api;
+mod infra_drift;
+mod lambda_events;
+mod queue_conformance;
+mod store_conformance;

@@ -1,0 +1,360 @@
+//! Helpers shared by the integration tests: engines to test against.
+//!
+//! AWS engines use the local AWS-compatible server at TMS_TEST_AWS_ENDPOINT,
+//! with dummy credentials; every call creates its own table or queues with
+//! unique names, so tests run in parallel without resetting the server.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// The endpoint of the local AWS-compatible server. Panics with a clear
+/// message when the tests were started without it.
+pub fn aws_endpoint() -> String {
+    match std::env::var("TMS_TEST_AWS_ENDPOINT") {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "TMS_TEST_AWS_ENDPOINT is not set: run the tests with `tests/run`, \
+             which starts the local AWS-compatible server (moto) and sets it"
+        ),
+    }
+}
+
+/// SDK configuration pointing at the local server with dummy credentials.
+pub async fn aws_config() -> SdkConfig {
+    let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(aws_endpoint())
+        .region(Region::new("ap-southeast-1"))
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+/// A unique resource name for one test.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+// ---------------------------------------------------------------------------
+// The system under test on either engine set, driven through its router.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use tms_app::{Actor, App, UuidV7Ids};
+use tms_ports::clock::SystemClock;
+
+/// Counts AWS operations by name (GetItem, Query, TransactWriteItems,
+/// SendMessage, ...), as the SDK executes them.
+#[derive(Debug, Default)]
+pub struct CallCounter(Mutex<BTreeMap<String, u32>>);
+
+impl CallCounter {
+    pub fn take(&self) -> BTreeMap<String, u32> {
+        match self.0.lock() {
+            Ok(mut m) => std::mem::take(&mut *m),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CountingInterceptor(Arc<CallCounter>);
+
+impl Intercept for CountingInterceptor {
+    fn name(&self) -> &'static str {
+        "tms-test-call-counter"
+    }
+
+    // Once per operation, after the operation's configuration (which holds
+    // its name) is applied; not per retry attempt.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            if let Ok(mut counts) = (self.0).0.lock() {
+                *counts.entry(m.name().to_string()).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which engine set a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Aws,
+}
+
+/// A SQLite file removed (with its WAL files) when dropped.
+pub struct TempDb(pub PathBuf);
+
+impl TempDb {
+    pub fn new(prefix: &str) -> Self {
+        TempDb(
+            std::env::temp_dir().join(format!("{prefix}-{}.sqlite", uuid::Uuid::new_v4().simple())),
+        )
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// One running system: the app, its HTTP router, and ways to look inside.
+pub struct TestSystem {
+    pub engine: Engine,
+    pub app: App,
+    pub router: axum::Router,
+    /// AWS calls made (Aws engine only).
+    pub calls: Option<Arc<CallCounter>>,
+    dynamo: Option<(aws_sdk_dynamodb::Client, String)>,
+    sqlite: Option<TempDb>,
+}
+
+pub const TEST_ACTOR: &str = "test-admin";
+
+impl TestSystem {
+    /// A fresh system: a new SQLite file, or a new table and queue pair on
+    /// the local AWS-compatible server.
+    pub async fn start(engine: Engine) -> TestSystem {
+        match engine {
+            Engine::Sqlite => {
+                let db = TempDb::new("tms-api");
+                let cfg = tms_runtime::Config {
+                    sqlite_path: db.0.clone(),
+                    ..test_config()
+                };
+                let app = tms_runtime::embedded_app(&cfg).expect("embedded app");
+                TestSystem::assemble(engine, app, None, None, Some(db))
+            }
+            Engine::Aws => {
+                let sdk = aws_config().await;
+                let counter = Arc::new(CallCounter::default());
+                let dynamo = aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&sdk)
+                        .interceptor(CountingInterceptor(counter.clone()))
+                        .build(),
+                );
+                let sqs = aws_sdk_sqs::Client::from_conf(
+                    aws_sdk_sqs::config::Builder::from(&sdk)
+                        .interceptor(CountingInterceptor(counter.clone()))
+                        .build(),
+                );
+                let res = tms_infra::resources().expect("resources.json");
+                let table = unique_name("tms-api");
+                tms_infra::ensure_table(&dynamo, &table, &res.table)
+                    .await
+                    .expect("create table");
+                let urls = tms_infra::ensure_queues(
+                    &sqs,
+                    &unique_name("tms-sync"),
+                    &unique_name("tms-dlq"),
+                    &res,
+                )
+                .await
+                .expect("create queues");
+                let app = App {
+                    store: Arc::new(tms_adapters::dynamodb::DynamoStore::new(
+                        dynamo.clone(),
+                        table.clone(),
+                    )),
+                    queue: Arc::new(tms_adapters::sqs::SqsQueue::new(
+                        sqs,
+                        urls.main_url,
+                        urls.dlq_url,
+                    )),
+                    clock: Arc::new(SystemClock),
+                    ids: Arc::new(UuidV7Ids),
+                };
+                counter.take();
+                TestSystem::assemble(engine, app, Some(counter), Some((dynamo, table)), None)
+            }
+        }
+    }
+
+    /// The same system with another app (e.g. a failing queue).
+    pub fn with_app(self, app: App) -> TestSystem {
+        let TestSystem {
+            engine,
+            calls,
+            dynamo,
+            sqlite,
+            ..
+        } = self;
+        TestSystem::assemble(engine, app, calls, dynamo, sqlite)
+    }
+
+    fn assemble(
+        engine: Engine,
+        app: App,
+        calls: Option<Arc<CallCounter>>,
+        dynamo: Option<(aws_sdk_dynamodb::Client, String)>,
+        sqlite: Option<TempDb>,
+    ) -> TestSystem {
+        let router = tms_http::router(
+            app.clone(),
+            tms_http::ActorSource::Fixed(Actor {
+                user_id: TEST_ACTOR.into(),
+            }),
+            &tms_http::Resource::ALL,
+        );
+        TestSystem {
+            engine,
+            app,
+            router,
+            calls,
+            dynamo,
+            sqlite,
+        }
+    }
+
+    /// Every item in the table, as (PK, SK) pairs, sorted. Test-only: it
+    /// scans, which no request path does.
+    pub async fn all_keys(&self) -> Vec<(String, String)> {
+        let mut keys = Vec::new();
+        if let Some((client, table)) = &self.dynamo {
+            let mut start = None;
+            loop {
+                let out = client
+                    .scan()
+                    .table_name(table)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .expect("scan");
+                for item in out.items() {
+                    let s = |k: &str| {
+                        item.get(k)
+                            .and_then(|v| v.as_s().ok())
+                            .cloned()
+                            .unwrap_or_default()
+                    };
+                    keys.push((s("PK"), s("SK")));
+                }
+                match out.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+            if let Some(c) = &self.calls {
+                c.take();
+            }
+        }
+        if let Some(db) = &self.sqlite {
+            let conn = rusqlite::Connection::open(&db.0).expect("open sqlite");
+            let mut stmt = conn.prepare("SELECT pk, sk FROM items").expect("prepare");
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .expect("query");
+            for r in rows {
+                keys.push(r.expect("row"));
+            }
+        }
+        keys.sort();
+        keys
+    }
+
+    /// AWS calls since the last take (Aws engine only; empty otherwise).
+    pub fn take_calls(&self) -> BTreeMap<String, u32> {
+        self.calls.as_ref().map(|c| c.take()).unwrap_or_default()
+    }
+}
+
+/// The configuration tests use (engine fields are set by the caller).
+pub fn test_config() -> tms_runtime::Config {
+    tms_runtime::Config {
+        engine: tms_runtime::Engine::Embedded,
+        sqlite_path: PathBuf::from("unused.sqlite"),
+        table_name: "tms".into(),
+        queue_url: None,
+        dlq_url: None,
+        queue_name: "tms-sync".into(),
+        dlq_name: "tms-sync-dlq".into(),
+        bootstrap: false,
+        bind: "127.0.0.1:0".into(),
+        acting_user: TEST_ACTOR.into(),
+        sweep_interval: std::time::Duration::from_secs(60),
+        requeue_after: std::time::Duration::from_secs(300),
+        worker_visibility_timeout: std::time::Duration::from_secs(30),
+    }
+}
+
+/// An HTTP response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The field names of a problem+json's errors.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Sends one request through a router.
+pub async fn call(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Reply {
+    use tower::ServiceExt;
+    let mut b = http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b
+        .body(axum::body::Body::from(body.unwrap_or_default()))
+        .expect("request");
+    let res = router.clone().oneshot(req).await.expect("infallible");
+    read_reply(res).await
+}
+
+pub async fn read_reply(res: axum::response::Response) -> Reply {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        })
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
