@@ -1,0 +1,939 @@
+//! The HTTP API end to end, on both engine sets: `api_sqlite_<name>` on the
+//! embedded engines, `api_aws_<name>` on DynamoDB + SQS (local server).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
+use tms_tests::{call, Engine, Reply, TestSystem};
+
+pub fn run_body() -> Value {
+    json!({
+        "course_ref": "TGS-2020000697",
+        "title": "Workplace Safety and Health",
+        "registration_opening": "2025-01-01",
+        "registration_closing": "2025-01-10",
+        "start_date": "2025-01-15",
+        "end_date": "2025-01-16",
+        "delivery_mode": "classroom",
+        "venue": {"floor": "03", "unit": "01", "postal_code": "408533", "room": "R1"},
+        "capacity": 20,
+        "schedule_info": "Wed-Thu 9am-6pm",
+        "sessions": [
+            {"session_date": "2025-01-15", "start_time": "09:00", "end_time": "18:00"},
+            {"session_date": "2025-01-16", "start_time": "09:00", "end_time": "18:00"}
+        ]
+    })
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+async fn post(sys: &TestSystem, uri: &str, body: &Value, extra: &[(&str, &str)]) -> Reply {
+    let mut h = vec![JSON];
+    h.extend_from_slice(extra);
+    call(
+        &sys.router,
+        "POST",
+        uri,
+        &h,
+        Some(body.to_string().into_bytes()),
+    )
+    .await
+}
+
+async fn patch(sys: &TestSystem, uri: &str, body: &Value, if_match: Option<&str>) -> Reply {
+    let mut h = vec![JSON];
+    if let Some(m) = if_match {
+        h.push(("if-match", m));
+    }
+    call(
+        &sys.router,
+        "PATCH",
+        uri,
+        &h,
+        Some(body.to_string().into_bytes()),
+    )
+    .await
+}
+
+async fn get(sys: &TestSystem, uri: &str) -> Reply {
+    call(&sys.router, "GET", uri, &[], None).await
+}
+
+async fn create_run(sys: &TestSystem, body: &Value) -> (String, Reply) {
+    let r = post(sys, "/course-runs", body, &[]).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (r.body["id"].as_str().expect("id").to_string(), r)
+}
+
+async fn receive_all(sys: &TestSystem) -> Vec<ReceivedMessage> {
+    let mut all = Vec::new();
+    loop {
+        let batch = sys
+            .app
+            .queue
+            .receive(QueueName::Main, 10, 30, 0)
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            break;
+        }
+        all.extend(batch);
+    }
+    all
+}
+
+macro_rules! on_both_engines {
+    ($($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            $name(TestSystem::start(Engine::Sqlite).await).await;
+        }
+        #[tokio::test]
+        async fn $aws() {
+            $name(TestSystem::start(Engine::Aws).await).await;
+        }
+    )*};
+}
+
+on_both_engines! {
+    run_lifecycle => api_sqlite_run_lifecycle, api_aws_run_lifecycle;
+    sessions_lifecycle => api_sqlite_sessions_lifecycle, api_aws_sessions_lifecycle;
+    bad_input_changes_nothing => api_sqlite_bad_input_changes_nothing, api_aws_bad_input_changes_nothing;
+    idempotency_key => api_sqlite_idempotency_key, api_aws_idempotency_key;
+    correlation_id_travels => api_sqlite_correlation_id_travels, api_aws_correlation_id_travels;
+    list_filters_and_pages => api_sqlite_list_filters_and_pages, api_aws_list_filters_and_pages;
+    failed_enqueue_is_swept => api_sqlite_failed_enqueue_is_swept, api_aws_failed_enqueue_is_swept;
+}
+
+/// On the embedded engine only: moto (the local AWS-compatible server) does
+/// not isolate concurrent TransactWriteItems, so two conditional writes on
+/// the same version can both succeed there, which DynamoDB never allows.
+/// The conditional write itself is covered on both engines by the store
+/// conformance suite (optimistic lock).
+#[tokio::test]
+async fn api_sqlite_concurrent_updates_one_wins() {
+    concurrent_updates_one_wins(TestSystem::start(Engine::Sqlite).await).await;
+}
+
+/// Create, read, list, update with If-Match (412 stale, 428 missing),
+/// cancel, and the audit trail and sync jobs each change left.
+async fn run_lifecycle(sys: TestSystem) {
+    let (id, created) = create_run(&sys, &run_body()).await;
+    assert_eq!(
+        created.header("location"),
+        Some(format!("/course-runs/{id}").as_str())
+    );
+    assert_eq!(created.header("etag"), Some("\"1\""));
+    assert_eq!(created.body["status"], "pending");
+    assert_eq!(created.body["sessions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(created.body["sessions"][0]["start_time"], "09:00");
+
+    let read = get(&sys, &format!("/course-runs/{id}")).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.header("etag"), Some("\"1\""));
+    assert_eq!(read.body["title"], "Workplace Safety and Health");
+    assert_eq!(read.body["sessions"].as_array().map(Vec::len), Some(2));
+
+    let uri = format!("/course-runs/{id}");
+    let missing = patch(&sys, &uri, &json!({"title": "New"}), None).await;
+    assert_eq!(missing.status, 428);
+    let updated = patch(
+        &sys,
+        &uri,
+        &json!({"title": "Safety 2", "capacity": 25}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{:?}", updated.body);
+    assert_eq!(updated.header("etag"), Some("\"2\""));
+    assert_eq!(updated.body["title"], "Safety 2");
+    assert_eq!(updated.body["capacity"], 25);
+    assert_eq!(updated.body["course_ref"], "TGS-2020000697");
+    let stale = patch(&sys, &uri, &json!({"title": "Lost update"}), Some("\"1\"")).await;
+    assert_eq!(stale.status, 412);
+    assert_eq!(
+        stale.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(get(&sys, &uri).await.body["title"], "Safety 2");
+
+    let cancel_uri = format!("/course-runs/{id}/cancel");
+    let no_etag = post(&sys, &cancel_uri, &json!({}), &[]).await;
+    assert_eq!(no_etag.status, 428);
+    let cancelled = post(
+        &sys,
+        &cancel_uri,
+        &json!({"reason": "low enrolment"}),
+        &[("if-match", "\"2\"")],
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    assert_eq!(cancelled.header("etag"), Some("\"3\""));
+    let again = post(&sys, &cancel_uri, &json!({}), &[("if-match", "\"3\"")]).await;
+    assert_eq!(again.status, 409);
+    let edit_cancelled = patch(&sys, &uri, &json!({"title": "x"}), Some("\"3\"")).await;
+    assert_eq!(edit_cancelled.status, 409);
+
+    let audit = get(
+        &sys,
+        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
+    )
+    .await;
+    assert_eq!(audit.status, 200);
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "course_run.cancelled",
+            "course_run.updated",
+            "course_run.created"
+        ]
+    );
+    let newest = &audit.body["items"][0];
+    assert_eq!(newest["actor_id"], tms_tests::TEST_ACTOR);
+    assert_eq!(newest["payload_snapshot"]["status"], "cancelled");
+
+    // One sync job per version, each enqueued.
+    let messages = receive_all(&sys).await;
+    assert_eq!(messages.len(), 3);
+    let mut keys = Vec::new();
+    for m in &messages {
+        let body: Value = serde_json::from_str(&m.body).expect("json");
+        let job_id = body["job_id"].as_str().expect("job id");
+        let pk = format!("SYNCJOB#{job_id}");
+        let item = sys
+            .app
+            .store
+            .get(&pk, &pk)
+            .await
+            .expect("get")
+            .expect("job exists");
+        assert_eq!(item.data["status"], "queued");
+        keys.push(
+            item.data["idempotency_key"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    keys.sort();
+    assert_eq!(
+        keys,
+        [1, 2, 3].map(|v| format!("course_run#{id}#{v}")).to_vec()
+    );
+    let not_found = get(&sys, "/course-runs/0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee").await;
+    assert_eq!(not_found.status, 404);
+}
+
+async fn sessions_lifecycle(sys: TestSystem) {
+    let mut body = run_body();
+    body["sessions"] = json!([]);
+    let (id, _) = create_run(&sys, &body).await;
+    let uri = format!("/course-runs/{id}/sessions");
+    let added = post(
+        &sys,
+        &uri,
+        &json!({"session_date": "2025-01-15", "start_time": "09:00", "end_time": "12:00"}),
+        &[],
+    )
+    .await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    let sid = added.body["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        added.header("location"),
+        Some(format!("/course-runs/{id}/sessions/{sid}").as_str())
+    );
+    assert_eq!(added.header("etag"), Some("\"1\""));
+
+    let outside = post(
+        &sys,
+        &uri,
+        &json!({"session_date": "2025-03-01", "start_time": "09:00", "end_time": "12:00"}),
+        &[],
+    )
+    .await;
+    assert_eq!(outside.status, 422);
+    assert_eq!(outside.error_fields(), ["session_date"]);
+
+    let s_uri = format!("{uri}/{sid}");
+    let changed = patch(&sys, &s_uri, &json!({"end_time": "13:00"}), Some("\"1\"")).await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(changed.body["end_time"], "13:00");
+    assert_eq!(changed.header("etag"), Some("\"2\""));
+    let bad_time = patch(&sys, &s_uri, &json!({"end_time": "08:00"}), Some("\"2\"")).await;
+    assert_eq!(bad_time.status, 422);
+    assert_eq!(bad_time.error_fields(), ["end_time"]);
+    let stale = patch(&sys, &s_uri, &json!({"end_time": "14:00"}), Some("\"1\"")).await;
+    assert_eq!(stale.status, 412);
+
+    let listed = get(&sys, &uri).await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+    // Each session change moved the run's version on (1 create + 2 changes).
+    let run = get(&sys, &format!("/course-runs/{id}")).await;
+    assert_eq!(run.header("etag"), Some("\"3\""));
+
+    let removed = call(
+        &sys.router,
+        "DELETE",
+        &s_uri,
+        &[("if-match", "\"2\"")],
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, 204);
+    let gone = call(
+        &sys.router,
+        "DELETE",
+        &s_uri,
+        &[("if-match", "\"2\"")],
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 404);
+    let run = get(&sys, &format!("/course-runs/{id}")).await;
+    assert_eq!(run.body["sessions"].as_array().map(Vec::len), Some(0));
+    assert_eq!(run.header("etag"), Some("\"4\""));
+
+    let audit = get(
+        &sys,
+        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
+    )
+    .await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "session.removed",
+            "session.updated",
+            "session.added",
+            "course_run.created"
+        ]
+    );
+}
+
+/// Every kind of bad input gets a 4xx problem+json naming the field, and
+/// the table (audit records and sync jobs included) is left as it was.
+async fn bad_input_changes_nothing(sys: TestSystem) {
+    let (id, _) = create_run(&sys, &run_body()).await;
+    let _ = receive_all(&sys).await;
+    let before = sys.all_keys().await;
+    let run_uri = format!("/course-runs/{id}");
+
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut b = run_body();
+        f(&mut b);
+        b
+    };
+    let cases: Vec<(&str, Value, u16, Vec<&str>)> = vec![
+        (
+            "wrong type",
+            with(&|b| b["capacity"] = json!("twenty")),
+            422,
+            vec!["capacity"],
+        ),
+        (
+            "unknown field",
+            with(&|b| b["colour"] = json!("red")),
+            422,
+            vec!["colour"],
+        ),
+        (
+            "unknown nested field",
+            with(&|b| b["venue"]["lift"] = json!(true)),
+            422,
+            vec!["venue.lift"],
+        ),
+        (
+            "missing field",
+            with(&|b| {
+                b.as_object_mut().map(|o| o.remove("title"));
+            }),
+            422,
+            vec!["title"],
+        ),
+        (
+            "end before start",
+            with(&|b| b["end_date"] = json!("2025-01-14")),
+            422,
+            vec!["end_date"],
+        ),
+        (
+            "over-long title",
+            with(&|b| b["title"] = json!("x".repeat(201))),
+            422,
+            vec!["title"],
+        ),
+        (
+            "bad course ref",
+            with(&|b| b["course_ref"] = json!("TGS-12")),
+            422,
+            vec!["course_ref"],
+        ),
+        (
+            "bad postal code",
+            with(&|b| b["venue"]["postal_code"] = json!("12ab56")),
+            422,
+            vec!["venue.postal_code"],
+        ),
+        (
+            "bad session",
+            with(&|b| b["sessions"][1]["end_time"] = json!("25:00")),
+            422,
+            vec!["sessions[1].end_time"],
+        ),
+        (
+            "negative capacity",
+            with(&|b| b["capacity"] = json!(-1)),
+            422,
+            vec!["capacity"],
+        ),
+    ];
+    for (what, body, status, fields) in cases {
+        let r = post(&sys, "/course-runs", &body, &[]).await;
+        assert_eq!(r.status, status, "{what}: {:?}", r.body);
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/problem+json"),
+            "{what}"
+        );
+        assert_eq!(r.error_fields(), fields, "{what}");
+    }
+    let malformed = call(
+        &sys.router,
+        "POST",
+        "/course-runs",
+        &[JSON],
+        Some(b"{\"title\": ".to_vec()),
+    )
+    .await;
+    assert_eq!(malformed.status, 400);
+    let not_json = call(
+        &sys.router,
+        "POST",
+        "/course-runs",
+        &[("content-type", "text/plain")],
+        Some(b"hello".to_vec()),
+    )
+    .await;
+    assert_eq!(not_json.status, 415);
+    let huge = format!("{{\"title\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
+    let too_big = call(
+        &sys.router,
+        "POST",
+        "/course-runs",
+        &[JSON],
+        Some(huge.into_bytes()),
+    )
+    .await;
+    assert_eq!(too_big.status, 413);
+    assert_eq!(
+        too_big.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    // Updates with bad input, a right ETag, change nothing either.
+    let bad_patch = patch(
+        &sys,
+        &run_uri,
+        &json!({"end_date": "2024-12-01"}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(bad_patch.status, 422);
+    let bad_etag = patch(&sys, &run_uri, &json!({"title": "x"}), Some("1")).await;
+    assert_eq!(bad_etag.status, 400);
+    let empty_patch = patch(&sys, &run_uri, &json!({}), Some("\"1\"")).await;
+    assert_eq!(empty_patch.status, 422);
+    let unknown_id = patch(
+        &sys,
+        "/course-runs/0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
+        &json!({"title": "x"}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(unknown_id.status, 404);
+    let not_an_id = get(&sys, "/course-runs/not-an-id").await;
+    assert_eq!(not_an_id.status, 404);
+    let long_reason = post(
+        &sys,
+        &format!("{run_uri}/cancel"),
+        &json!({"reason": "r".repeat(501)}),
+        &[("if-match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(long_reason.status, 422);
+    assert_eq!(long_reason.error_fields(), ["reason"]);
+
+    // Lists with bad parameters.
+    for (uri, status, field) in [
+        ("/course-runs?status=bogus", 422, "status"),
+        ("/course-runs?start_from=2025-13-01", 422, "start_from"),
+        (
+            "/course-runs?start_from=2025-02-01&start_to=2025-01-01",
+            422,
+            "start_to",
+        ),
+        ("/course-runs?limit=0", 422, "limit"),
+        ("/course-runs?limit=101", 422, "limit"),
+        ("/course-runs?cursor=garbage!", 400, "cursor"),
+        ("/course-runs?sort=desc", 400, "sort"),
+        ("/audit-logs?entity_type=course_run", 422, "entity_id"),
+        (
+            "/audit-logs?entity_type=nope&entity_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
+            422,
+            "entity_type",
+        ),
+    ] {
+        let r = get(&sys, uri).await;
+        assert_eq!(r.status, status, "{uri}: {:?}", r.body);
+        assert_eq!(r.error_fields(), [field], "{uri}");
+    }
+    let nowhere = get(&sys, "/no-such-route").await;
+    assert_eq!(nowhere.status, 404);
+    assert_eq!(
+        nowhere.header("content-type"),
+        Some("application/problem+json")
+    );
+    let wrong_method = call(&sys.router, "PUT", "/course-runs", &[], None).await;
+    assert_eq!(wrong_method.status, 405);
+
+    assert_eq!(
+        sys.all_keys().await,
+        before,
+        "bad input must change nothing"
+    );
+    assert!(
+        receive_all(&sys).await.is_empty(),
+        "bad input must enqueue nothing"
+    );
+}
+
+async fn idempotency_key(sys: TestSystem) {
+    let key = [("idempotency-key", "create-run-0001")];
+    let first = post(&sys, "/course-runs", &run_body(), &key).await;
+    assert_eq!(first.status, 201);
+    let second = post(&sys, "/course-runs", &run_body(), &key).await;
+    assert_eq!(second.status, 201);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.header("location"), first.header("location"));
+    assert_eq!(second.header("etag"), first.header("etag"));
+
+    let before = sys.all_keys().await;
+    let mut other = run_body();
+    other["title"] = json!("Another run");
+    let reused = post(&sys, "/course-runs", &other, &key).await;
+    assert_eq!(reused.status, 422);
+    assert_eq!(reused.body["type"], "/problems/idempotency-key-reused");
+    assert_eq!(sys.all_keys().await, before);
+
+    let list = get(&sys, "/course-runs").await;
+    assert_eq!(
+        list.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "one run only"
+    );
+    let bad_key = post(
+        &sys,
+        "/course-runs",
+        &run_body(),
+        &[("idempotency-key", "")],
+    )
+    .await;
+    assert_eq!(bad_key.status, 400);
+}
+
+async fn correlation_id_travels(sys: TestSystem) {
+    let cid = "trace-abc-123";
+    let r = post(
+        &sys,
+        "/course-runs",
+        &run_body(),
+        &[("x-correlation-id", cid)],
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("x-correlation-id"), Some(cid));
+    let id = r.body["id"].as_str().expect("id");
+    let audit = get(
+        &sys,
+        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
+    )
+    .await;
+    assert_eq!(audit.body["items"][0]["correlation_id"], cid);
+    let messages = receive_all(&sys).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0]
+            .attributes
+            .get("correlation_id")
+            .map(String::as_str),
+        Some(cid)
+    );
+    let job: Value = serde_json::from_str(&messages[0].body).expect("json");
+    let pk = format!("SYNCJOB#{}", job["job_id"].as_str().unwrap_or(""));
+    let item = sys
+        .app
+        .store
+        .get(&pk, &pk)
+        .await
+        .expect("get")
+        .expect("job");
+    assert_eq!(item.data["correlation_id"], cid);
+
+    // A generated id when none (or a bad one) is given; problems carry it.
+    let bad = call(
+        &sys.router,
+        "GET",
+        "/course-runs?limit=0",
+        &[("x-correlation-id", "bad id!")],
+        None,
+    )
+    .await;
+    let generated = bad.header("x-correlation-id").expect("echoed").to_string();
+    assert_ne!(generated, "bad id!");
+    assert_eq!(bad.body["correlation_id"], json!(generated));
+}
+
+async fn list_filters_and_pages(sys: TestSystem) {
+    let mut ids = Vec::new();
+    for day in 1..=5 {
+        let mut b = run_body();
+        b["registration_opening"] = json!("2025-01-01");
+        b["registration_closing"] = json!(format!("2025-02-0{day}"));
+        b["start_date"] = json!(format!("2025-02-0{day}"));
+        b["end_date"] = json!(format!("2025-02-0{day}"));
+        b["sessions"] = json!([]);
+        ids.push(create_run(&sys, &b).await.0);
+    }
+    // Cancel the 2nd run.
+    let c = post(
+        &sys,
+        &format!("/course-runs/{}/cancel", ids[1]),
+        &json!({}),
+        &[("if-match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(c.status, 200);
+
+    let mut seen = Vec::new();
+    let mut uri = "/course-runs?limit=2".to_string();
+    let mut pages = 0;
+    loop {
+        let page = get(&sys, &uri).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        pages += 1;
+        for item in page.body["items"].as_array().expect("items") {
+            seen.push(item["id"].as_str().unwrap_or("").to_string());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => uri = format!("/course-runs?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every run once, by start date");
+    assert_eq!(pages, 3);
+
+    let ranged = get(
+        &sys,
+        "/course-runs?start_from=2025-02-02&start_to=2025-02-04",
+    )
+    .await;
+    let got: Vec<&str> = ranged.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(got, [ids[1].as_str(), ids[2].as_str(), ids[3].as_str()]);
+
+    let pending = get(&sys, "/course-runs?status=pending&start_to=2025-02-03").await;
+    let got: Vec<&str> = pending.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(got, [ids[0].as_str(), ids[2].as_str()]);
+
+    let cancelled = get(&sys, "/course-runs?status=cancelled").await;
+    assert_eq!(cancelled.body["items"].as_array().map(Vec::len), Some(1));
+
+    let active = get(&sys, "/course-runs?active=true").await;
+    assert_eq!(active.body["items"].as_array().map(Vec::len), Some(4));
+
+    // A cursor from one list used on another is refused, not a 500.
+    let page = get(&sys, "/course-runs?limit=1").await;
+    let c = page.body["next_cursor"].as_str().expect("cursor");
+    let foreign = get(&sys, &format!("/course-runs?status=cancelled&cursor={c}")).await;
+    assert_eq!(foreign.status, 400);
+    let tampered = get(&sys, &format!("/course-runs?cursor={}x", &c[..c.len() - 2])).await;
+    assert_eq!(tampered.status, 400);
+}
+
+/// A queue that refuses every send.
+struct BrokenQueue;
+
+#[async_trait::async_trait]
+impl Queue for BrokenQueue {
+    async fn send(&self, _m: OutgoingMessage) -> Result<String, QueueError> {
+        Err(QueueError::Unavailable("broken for the test".into()))
+    }
+    async fn send_batch(&self, _m: Vec<OutgoingMessage>) -> Result<SendBatchResult, QueueError> {
+        Err(QueueError::Unavailable("broken for the test".into()))
+    }
+    async fn receive(
+        &self,
+        _f: QueueName,
+        _m: u32,
+        _v: u32,
+        _w: u32,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        Ok(Vec::new())
+    }
+    async fn delete(&self, _f: QueueName, _r: &str) -> Result<(), QueueError> {
+        Ok(())
+    }
+    async fn change_visibility(&self, _f: QueueName, _r: &str, _v: u32) -> Result<(), QueueError> {
+        Ok(())
+    }
+    async fn redrive(&self, _m: u32) -> Result<u32, QueueError> {
+        Ok(0)
+    }
+}
+
+/// When the send after commit fails, the request still succeeds, and the
+/// sweeper finds the job through the due index and enqueues it.
+async fn failed_enqueue_is_swept(sys: TestSystem) {
+    let working = sys.app.clone();
+    let broken = tms_app::App {
+        queue: Arc::new(BrokenQueue),
+        ..working.clone()
+    };
+    let sys = sys.with_app(broken);
+    let (id, _) = create_run(&sys, &run_body()).await;
+    assert!(receive_all(&sys).await.is_empty());
+
+    let report = working
+        .sweep_due_jobs(chrono::Duration::minutes(5), 100)
+        .await
+        .expect("sweep");
+    assert_eq!(report.found, 1);
+    assert_eq!(report.enqueued, 1);
+    let messages = working
+        .queue
+        .receive(QueueName::Main, 10, 30, 1)
+        .await
+        .expect("receive");
+    assert_eq!(messages.len(), 1);
+    let job: Value = serde_json::from_str(&messages[0].body).expect("json");
+    let pk = format!("SYNCJOB#{}", job["job_id"].as_str().unwrap_or(""));
+    let item = working
+        .store
+        .get(&pk, &pk)
+        .await
+        .expect("get")
+        .expect("job");
+    assert_eq!(item.data["entity_id"], json!(id));
+    // Pushed forward: a second sweep right away finds nothing due.
+    let again = working
+        .sweep_due_jobs(chrono::Duration::minutes(5), 100)
+        .await
+        .expect("sweep");
+    assert_eq!(again.found, 0);
+    // The worker handles the message and acknowledges it.
+    let outcome = working
+        .handle_sync_message(&messages[0].body)
+        .await
+        .expect("handle");
+    assert_eq!(outcome, tms_app::sync::MessageOutcome::Ack);
+}
+
+/// Two updates from the same ETag: exactly one wins, the other gets 412.
+async fn concurrent_updates_one_wins(sys: TestSystem) {
+    let (id, _) = create_run(&sys, &run_body()).await;
+    let uri = format!("/course-runs/{id}");
+    let (ta, tb) = (json!({"title": "A"}), json!({"title": "B"}));
+    let (a, b) = tokio::join!(
+        patch(&sys, &uri, &ta, Some("\"1\"")),
+        patch(&sys, &uri, &tb, Some("\"1\"")),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+    let audit = get(
+        &sys,
+        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
+    )
+    .await;
+    assert_eq!(audit.body["items"].as_array().map(Vec::len), Some(2));
+}
+
+/// The number of DynamoDB and SQS calls each course-run route makes.
+#[tokio::test]
+async fn api_aws_call_counts_per_route() {
+    let sys = TestSystem::start(Engine::Aws).await;
+    let mut report = Vec::new();
+    let mut measure = |route: &str, calls: std::collections::BTreeMap<String, u32>| {
+        let text: Vec<String> = calls.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        report.push(format!("{route}: {}", text.join(" + ")));
+        calls
+    };
+    let map = |pairs: &[(&str, u32)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+
+    let (id, _) = create_run(&sys, &run_body()).await;
+    let c = measure("POST /course-runs", sys.take_calls());
+    assert_eq!(c, map(&[("TransactWriteItems", 1), ("SendMessage", 1)]));
+
+    let r = post(
+        &sys,
+        "/course-runs",
+        &run_body(),
+        &[("idempotency-key", "k-1")],
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let c = measure(
+        "POST /course-runs (Idempotency-Key, first)",
+        sys.take_calls(),
+    );
+    assert_eq!(c, map(&[("TransactWriteItems", 1), ("SendMessage", 1)]));
+    let _ = post(
+        &sys,
+        "/course-runs",
+        &run_body(),
+        &[("idempotency-key", "k-1")],
+    )
+    .await;
+    let c = measure(
+        "POST /course-runs (Idempotency-Key, replay)",
+        sys.take_calls(),
+    );
+    assert_eq!(c, map(&[("TransactWriteItems", 1), ("GetItem", 1)]));
+
+    let _ = get(&sys, &format!("/course-runs/{id}")).await;
+    let c = measure("GET /course-runs/{id}", sys.take_calls());
+    assert_eq!(c, map(&[("Query", 1)]));
+
+    let _ = get(&sys, "/course-runs?status=pending&limit=10").await;
+    let c = measure("GET /course-runs (one page)", sys.take_calls());
+    assert_eq!(c, map(&[("Query", 1)]));
+
+    let r = patch(
+        &sys,
+        &format!("/course-runs/{id}"),
+        &json!({"title": "T"}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let c = measure("PATCH /course-runs/{id}", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[("Query", 1), ("TransactWriteItems", 1), ("SendMessage", 1)])
+    );
+
+    let s = post(
+        &sys,
+        &format!("/course-runs/{id}/sessions"),
+        &json!({"session_date": "2025-01-15", "start_time": "19:00", "end_time": "20:00"}),
+        &[],
+    )
+    .await;
+    assert_eq!(s.status, 201);
+    let c = measure("POST /course-runs/{id}/sessions", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("SendMessage", 1)
+        ])
+    );
+    let sid = s.body["id"].as_str().expect("id");
+
+    let r = patch(
+        &sys,
+        &format!("/course-runs/{id}/sessions/{sid}"),
+        &json!({"end_time": "21:00"}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let c = measure("PATCH /course-runs/{id}/sessions/{sid}", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[("Query", 1), ("TransactWriteItems", 1), ("SendMessage", 1)])
+    );
+
+    let r = call(
+        &sys.router,
+        "DELETE",
+        &format!("/course-runs/{id}/sessions/{sid}"),
+        &[("if-match", "\"2\"")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let c = measure("DELETE /course-runs/{id}/sessions/{sid}", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[("Query", 1), ("TransactWriteItems", 1), ("SendMessage", 1)])
+    );
+
+    let r = post(
+        &sys,
+        &format!("/course-runs/{id}/cancel"),
+        &json!({}),
+        &[("if-match", "\"5\"")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = measure("POST /course-runs/{id}/cancel", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("SendMessage", 1)
+        ])
+    );
+
+    let _ = get(
+        &sys,
+        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
+    )
+    .await;
+    let c = measure("GET /audit-logs (one page)", sys.take_calls());
+    assert_eq!(c, map(&[("Query", 1)]));
+
+    let r = patch(
+        &sys,
+        &format!("/course-runs/{id}"),
+        &json!({"title": "T"}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(r.status, 412);
+    let c = measure("PATCH /course-runs/{id} (stale If-Match)", sys.take_calls());
+    assert_eq!(c, map(&[("Query", 1)]));
+
+    println!("AWS calls per route:\n  {}", report.join("\n  "));
+}
