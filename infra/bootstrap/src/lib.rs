@@ -4,8 +4,8 @@
 //! declares the same; a test keeps the two in step.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Deserialize;
@@ -78,7 +78,12 @@ pub async fn ensure_table(
     table_name: &str,
     def: &TableDef,
 ) -> Result<(), InfraError> {
-    let exists = client.describe_table().table_name(table_name).send().await.is_ok();
+    let exists = client
+        .describe_table()
+        .table_name(table_name)
+        .send()
+        .await
+        .is_ok();
     if exists {
         return Ok(());
     }

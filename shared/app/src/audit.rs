@@ -26,7 +26,10 @@ pub struct AuditListParams {
 
 impl App {
     /// An entity's audit trail, newest first: 1 Query per page.
-    pub async fn list_audit(&self, params: &AuditListParams) -> Result<ListPage<AuditRecord>, AppError> {
+    pub async fn list_audit(
+        &self,
+        params: &AuditListParams,
+    ) -> Result<ListPage<AuditRecord>, AppError> {
         let mut errors = ValidationErrors::default();
         match params.entity_type.as_deref() {
             None => errors.push("entity_type", "is required"),

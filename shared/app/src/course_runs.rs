@@ -82,8 +82,11 @@ impl RunPartition {
             })
             .collect();
         sessions.sort_by(|a, b| {
-            (a.session.session_date, a.session.start_time, &a.session.id)
-                .cmp(&(b.session.session_date, b.session.start_time, &b.session.id))
+            (a.session.session_date, a.session.start_time, &a.session.id).cmp(&(
+                b.session.session_date,
+                b.session.start_time,
+                &b.session.id,
+            ))
         });
         CourseRunView {
             run: self.run.clone(),
@@ -124,8 +127,12 @@ impl App {
         let mut sessions = Vec::new();
         for item in &items {
             match item.entity_type.as_str() {
-                ENTITY_COURSE_RUN => run = Some((decode::<CourseRun>(item, ENTITY_COURSE_RUN)?, item.version)),
-                ENTITY_SESSION => sessions.push((decode::<Session>(item, ENTITY_SESSION)?, item.version)),
+                ENTITY_COURSE_RUN => {
+                    run = Some((decode::<CourseRun>(item, ENTITY_COURSE_RUN)?, item.version))
+                }
+                ENTITY_SESSION => {
+                    sessions.push((decode::<Session>(item, ENTITY_SESSION)?, item.version))
+                }
                 _ => {}
             }
         }
@@ -182,7 +189,14 @@ impl App {
             snapshot(&view),
             now,
         ))?;
-        change.job(self.sync_job(ctx, JobType::CourseRunUpsert, ENTITY_COURSE_RUN, &run.id, 1, now))?;
+        change.job(self.sync_job(
+            ctx,
+            JobType::CourseRunUpsert,
+            ENTITY_COURSE_RUN,
+            &run.id,
+            1,
+            now,
+        ))?;
         let response = snapshot(&view);
         let committed = self
             .commit(ctx, change, idem.as_ref().map(|i| (i, &response)), |_| {
@@ -211,7 +225,9 @@ impl App {
     ) -> Result<ListPage<CourseRunView>, AppError> {
         let mut errors = ValidationErrors::default();
         let status = params.status.as_deref().and_then(|s| {
-            RunStatus::parse(s).map_err(|r| errors.push("status", r)).ok()
+            RunStatus::parse(s)
+                .map_err(|r| errors.push("status", r))
+                .ok()
         });
         let active = match params.active.as_deref() {
             None | Some("false") => false,
@@ -314,7 +330,14 @@ impl App {
             }),
             now,
         ))?;
-        change.job(self.sync_job(ctx, JobType::CourseRunUpsert, ENTITY_COURSE_RUN, id, version, now))?;
+        change.job(self.sync_job(
+            ctx,
+            JobType::CourseRunUpsert,
+            ENTITY_COURSE_RUN,
+            id,
+            version,
+            now,
+        ))?;
         self.commit(ctx, change, None, |_| AppError::PreconditionFailed)
             .await?;
         Ok(view)
@@ -344,8 +367,22 @@ impl App {
         };
         let mut change = ChangeSet::default();
         change.put_versioned(run_item(&cancelled, version)?, expected);
-        change.audit(&self.audit_record(ctx, ENTITY_COURSE_RUN, id, "course_run.cancelled", snapshot(&view), now))?;
-        change.job(self.sync_job(ctx, JobType::CourseRunCancel, ENTITY_COURSE_RUN, id, version, now))?;
+        change.audit(&self.audit_record(
+            ctx,
+            ENTITY_COURSE_RUN,
+            id,
+            "course_run.cancelled",
+            snapshot(&view),
+            now,
+        ))?;
+        change.job(self.sync_job(
+            ctx,
+            JobType::CourseRunCancel,
+            ENTITY_COURSE_RUN,
+            id,
+            version,
+            now,
+        ))?;
         self.commit(ctx, change, None, |_| AppError::PreconditionFailed)
             .await?;
         Ok(view)
@@ -381,7 +418,15 @@ impl App {
         let mut change = ChangeSet::default();
         change.put_versioned(run_item(&touched, run_version + 1)?, run_version);
         change.put_new(session_item(&session, 1)?);
-        self.session_audit_and_job(ctx, &mut change, run_id, run_version + 1, "session.added", &view, now)?;
+        self.session_audit_and_job(
+            ctx,
+            &mut change,
+            run_id,
+            run_version + 1,
+            "session.added",
+            &view,
+            now,
+        )?;
         let response = snapshot(&view);
         let committed = self
             .commit(ctx, change, idem.as_ref().map(|i| (i, &response)), |_| {
@@ -406,7 +451,9 @@ impl App {
         let expected = if_match.ok_or(AppError::PreconditionRequired)?;
         check_id(session_id, "session")?;
         let part = self.read_run_partition(run_id).await?;
-        let (session, current) = part.session(session_id).ok_or(AppError::NotFound("session"))?;
+        let (session, current) = part
+            .session(session_id)
+            .ok_or(AppError::NotFound("session"))?;
         if *current != expected {
             return Err(AppError::PreconditionFailed);
         }
@@ -420,7 +467,15 @@ impl App {
         let mut change = ChangeSet::default();
         change.put_versioned(run_item(&touched, part.version + 1)?, part.version);
         change.put_versioned(session_item(&updated, expected + 1)?, expected);
-        self.session_audit_and_job(ctx, &mut change, run_id, part.version + 1, "session.updated", &view, now)?;
+        self.session_audit_and_job(
+            ctx,
+            &mut change,
+            run_id,
+            part.version + 1,
+            "session.updated",
+            &view,
+            now,
+        )?;
         self.commit(ctx, change, None, |i| {
             if i == 0 {
                 AppError::Conflict("the course run changed concurrently; retry".into())
@@ -443,7 +498,9 @@ impl App {
         let expected = if_match.ok_or(AppError::PreconditionRequired)?;
         check_id(session_id, "session")?;
         let part = self.read_run_partition(run_id).await?;
-        let (session, current) = part.session(session_id).ok_or(AppError::NotFound("session"))?;
+        let (session, current) = part
+            .session(session_id)
+            .ok_or(AppError::NotFound("session"))?;
         if *current != expected {
             return Err(AppError::PreconditionFailed);
         }
@@ -456,7 +513,15 @@ impl App {
         let mut change = ChangeSet::default();
         change.put_versioned(run_item(&touched, part.version + 1)?, part.version);
         change.delete_versioned(keys::run_pk(run_id), keys::session_sk(session_id), expected);
-        self.session_audit_and_job(ctx, &mut change, run_id, part.version + 1, "session.removed", &view, now)?;
+        self.session_audit_and_job(
+            ctx,
+            &mut change,
+            run_id,
+            part.version + 1,
+            "session.removed",
+            &view,
+            now,
+        )?;
         self.commit(ctx, change, None, |i| {
             if i == 0 {
                 AppError::Conflict("the course run changed concurrently; retry".into())
@@ -489,6 +554,13 @@ impl App {
             serde_json::json!({ "session": snapshot(view), "run_version": run_version }),
             now,
         ))?;
-        change.job(self.sync_job(ctx, JobType::CourseRunUpsert, ENTITY_COURSE_RUN, run_id, run_version, now))
+        change.job(self.sync_job(
+            ctx,
+            JobType::CourseRunUpsert,
+            ENTITY_COURSE_RUN,
+            run_id,
+            run_version,
+            now,
+        ))
     }
 }

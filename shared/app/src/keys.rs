@@ -34,8 +34,12 @@ pub fn run_listing_sk(start: NaiveDate, run_id: &str) -> String {
 }
 /// Inclusive sort-key range of runs starting between two dates.
 pub fn run_listing_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (String, String) {
-    let lo = from.map(|d| d.to_string()).unwrap_or_else(|| "0000-01-01".into());
-    let hi = to.map(|d| d.to_string()).unwrap_or_else(|| "9999-12-31".into());
+    let lo = from
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "0000-01-01".into());
+    let hi = to
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "9999-12-31".into());
     (lo, format!("{hi}#{HIGH}"))
 }
 
@@ -125,7 +129,10 @@ mod tests {
         assert_eq!(audit_by_actor_pk("u1"), "AUDIT#ACTOR#u1");
         assert_eq!(audit_by_day_pk(t), "AUDIT#DAY#2025-01-05");
         assert_eq!(sync_job_pk("j1"), "SYNCJOB#j1");
-        assert_eq!(sync_jobs_of_entity_pk("course_run", "r1"), "SYNCJOBS#course_run#r1");
+        assert_eq!(
+            sync_jobs_of_entity_pk("course_run", "r1"),
+            "SYNCJOBS#course_run#r1"
+        );
         assert_eq!(sync_jobs_by_status_pk("queued"), "SYNCJOBS#STATUS#queued");
         assert_eq!(timed_sk(t, "j1"), "2025-01-05T02:03:04.000Z#j1");
         assert_eq!(idempotency_pk("u1", "k"), "IDEMPOTENCY#u1#k");
@@ -140,11 +147,17 @@ mod tests {
         let next = run_listing_sk(d.succ_opt().unwrap(), "0");
         assert!(next.as_str() > hi.as_str());
         let (lo, hi) = run_and_sessions_range("r1");
-        for inside in [run_sk("r1"), session_sk("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee")] {
+        for inside in [
+            run_sk("r1"),
+            session_sk("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee"),
+        ] {
             assert!(lo <= inside && inside.as_str() <= hi.as_str(), "{inside}");
         }
         for outside in ["ENROLLED#t1", "ATTENDANCE#x"] {
-            assert!(!(lo.as_str() <= outside && outside <= hi.as_str()), "{outside}");
+            assert!(
+                !(lo.as_str() <= outside && outside <= hi.as_str()),
+                "{outside}"
+            );
         }
     }
 }

@@ -29,10 +29,18 @@ pub fn decode<T: DeserializeOwned>(item: &Item, entity_type: &str) -> Result<T, 
 
 pub fn run_item(run: &CourseRun, version: u64) -> Result<Item, AppError> {
     let listing = keys::run_listing_sk(run.start_date, &run.id);
-    let mut item = Item::new(keys::run_pk(&run.id), keys::run_sk(&run.id), ENTITY_COURSE_RUN, data(run)?);
+    let mut item = Item::new(
+        keys::run_pk(&run.id),
+        keys::run_sk(&run.id),
+        ENTITY_COURSE_RUN,
+        data(run)?,
+    );
     item.version = version;
     item.gsi1 = Some(IndexKey::new(keys::RUNS_ALL, listing.clone()));
-    item.gsi2 = Some(IndexKey::new(keys::runs_by_status(run.status.as_str()), listing.clone()));
+    item.gsi2 = Some(IndexKey::new(
+        keys::runs_by_status(run.status.as_str()),
+        listing.clone(),
+    ));
     item.gsi3 = run
         .status
         .is_active()
@@ -41,19 +49,38 @@ pub fn run_item(run: &CourseRun, version: u64) -> Result<Item, AppError> {
 }
 
 pub fn session_item(s: &Session, version: u64) -> Result<Item, AppError> {
-    let mut item = Item::new(keys::run_pk(&s.course_run_id), keys::session_sk(&s.id), ENTITY_SESSION, data(s)?);
+    let mut item = Item::new(
+        keys::run_pk(&s.course_run_id),
+        keys::session_sk(&s.id),
+        ENTITY_SESSION,
+        data(s)?,
+    );
     item.version = version;
     item.gsi1 = s.trainer_id.as_ref().map(|t| {
-        IndexKey::new(keys::trainer_sessions_pk(t), keys::trainer_session_sk(s.session_date, &s.id))
+        IndexKey::new(
+            keys::trainer_sessions_pk(t),
+            keys::trainer_session_sk(s.session_date, &s.id),
+        )
     });
-    item.gsi2 = Some(IndexKey::new(keys::session_lookup_pk(&s.id), keys::run_pk(&s.course_run_id)));
+    item.gsi2 = Some(IndexKey::new(
+        keys::session_lookup_pk(&s.id),
+        keys::run_pk(&s.course_run_id),
+    ));
     Ok(item)
 }
 
 pub fn audit_item(a: &AuditRecord) -> Result<Item, AppError> {
     let sk = keys::timed_sk(a.created_at, &a.id);
-    let mut item = Item::new(keys::audit_pk(&a.entity_type, &a.entity_id), keys::audit_sk(a.created_at, &a.id), ENTITY_AUDIT, data(a)?);
-    item.gsi1 = Some(IndexKey::new(keys::audit_by_actor_pk(&a.actor_id), sk.clone()));
+    let mut item = Item::new(
+        keys::audit_pk(&a.entity_type, &a.entity_id),
+        keys::audit_sk(a.created_at, &a.id),
+        ENTITY_AUDIT,
+        data(a)?,
+    );
+    item.gsi1 = Some(IndexKey::new(
+        keys::audit_by_actor_pk(&a.actor_id),
+        sk.clone(),
+    ));
     item.gsi2 = Some(IndexKey::new(keys::audit_by_day_pk(a.created_at), sk));
     Ok(item)
 }
@@ -86,7 +113,15 @@ mod tests {
     #[test]
     fn sync_job_leaves_the_due_index_when_done() {
         let t = Utc.with_ymd_and_hms(2025, 1, 5, 0, 0, 0).unwrap();
-        let mut j = SyncJob::queued("j".into(), JobType::CourseRunUpsert, "course_run", "r", 2, "c", t);
+        let mut j = SyncJob::queued(
+            "j".into(),
+            JobType::CourseRunUpsert,
+            "course_run",
+            "r",
+            2,
+            "c",
+            t,
+        );
         let item = sync_job_item(&j, 1).unwrap();
         assert_eq!(item.pk, "SYNCJOB#j");
         assert_eq!(item.gsi3.as_ref().unwrap().pk, "SYNC#DUE");

@@ -41,11 +41,18 @@ impl App {
     pub async fn handle_sync_message(&self, body: &str) -> Result<MessageOutcome, AppError> {
         let msg: SyncMessage = match serde_json::from_str(body) {
             Ok(m) => m,
-            Err(_) => return Ok(MessageOutcome::Discard("the message body is not a sync job reference".into())),
+            Err(_) => {
+                return Ok(MessageOutcome::Discard(
+                    "the message body is not a sync job reference".into(),
+                ))
+            }
         };
         let pk = keys::sync_job_pk(&msg.job_id);
         let Some(item) = self.store.get(&pk, &pk).await? else {
-            return Ok(MessageOutcome::Discard(format!("sync job {} does not exist", msg.job_id)));
+            return Ok(MessageOutcome::Discard(format!(
+                "sync job {} does not exist",
+                msg.job_id
+            )));
         };
         let job: SyncJob = decode(&item, ENTITY_SYNC_JOB)?;
         tracing::info!(
@@ -63,7 +70,11 @@ impl App {
     /// index), sends each to the queue and pushes its `next_retry_at` forward
     /// by `requeue_after`, so that a job whose message was lost is offered
     /// again, and one in flight is not offered twice in a row.
-    pub async fn sweep_due_jobs(&self, requeue_after: Duration, batch: u32) -> Result<SweepReport, AppError> {
+    pub async fn sweep_due_jobs(
+        &self,
+        requeue_after: Duration,
+        batch: u32,
+    ) -> Result<SweepReport, AppError> {
         let now: DateTime<Utc> = self.now();
         let query = Query {
             index: Some(Index::Gsi3),
@@ -83,7 +94,11 @@ impl App {
             job.next_retry_at = now + requeue_after;
             job.updated_at = now;
             let next = sync_job_item(&job, item.version + 1)?;
-            match self.store.put(next, Condition::VersionIs(item.version)).await {
+            match self
+                .store
+                .put(next, Condition::VersionIs(item.version))
+                .await
+            {
                 Ok(()) => {
                     self.enqueue(&job).await;
                     report.enqueued += 1;
@@ -94,7 +109,11 @@ impl App {
             }
         }
         if report.found > 0 {
-            tracing::info!(found = report.found, enqueued = report.enqueued, "sweeper re-enqueued due sync jobs");
+            tracing::info!(
+                found = report.found,
+                enqueued = report.enqueued,
+                "sweeper re-enqueued due sync jobs"
+            );
         }
         Ok(report)
     }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, ValidationErrors};
 use crate::types::{
-    optional_text, parse_date, parse_time, required_text, CourseRef, Email, ModeOfTraining,
-    Venue, VenueInput,
+    optional_text, parse_date, parse_time, required_text, CourseRef, Email, ModeOfTraining, Venue,
+    VenueInput,
 };
 
 pub const ENTITY_COURSE_RUN: &str = "course_run";
@@ -189,8 +189,16 @@ impl CourseRunInput {
                 .ok(),
         };
         let title = required_text(errors, "title", self.title.as_deref(), MAX_TITLE);
-        let opening = parse_date(errors, "registration_opening", self.registration_opening.as_deref());
-        let closing = parse_date(errors, "registration_closing", self.registration_closing.as_deref());
+        let opening = parse_date(
+            errors,
+            "registration_opening",
+            self.registration_opening.as_deref(),
+        );
+        let closing = parse_date(
+            errors,
+            "registration_closing",
+            self.registration_closing.as_deref(),
+        );
         let start = parse_date(errors, "start_date", self.start_date.as_deref());
         let end = parse_date(errors, "end_date", self.end_date.as_deref());
         if let (Some(s), Some(e)) = (start, end) {
@@ -200,7 +208,10 @@ impl CourseRunInput {
         }
         if let (Some(o), Some(c)) = (opening, closing) {
             if c < o {
-                errors.push("registration_closing", "must not be before registration_opening");
+                errors.push(
+                    "registration_closing",
+                    "must not be before registration_opening",
+                );
             }
         }
         if let (Some(o), Some(s)) = (opening, start) {
@@ -318,7 +329,10 @@ impl CourseRunInput {
             venue: run.venue.as_ref().map(VenueInput::from),
             capacity: Some(run.capacity),
             schedule_info: run.schedule_info.clone(),
-            course_admin_email: run.course_admin_email.as_ref().map(|e| e.as_str().to_string()),
+            course_admin_email: run
+                .course_admin_email
+                .as_ref()
+                .map(|e| e.as_str().to_string()),
             sessions: None,
         }
     }
@@ -427,7 +441,11 @@ impl CourseRun {
         })
     }
 
-    pub fn cancel(&self, reason: Option<String>, now: DateTime<Utc>) -> Result<CourseRun, DomainError> {
+    pub fn cancel(
+        &self,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<CourseRun, DomainError> {
         Ok(CourseRun {
             status: self.status.after_cancel()?,
             cancel_reason: reason,
@@ -533,7 +551,10 @@ impl SessionInput {
                 errors.push(f("end_time"), "must be after start_time");
             }
         }
-        let venue = self.venue.as_ref().and_then(|v| v.parse(errors, &f("venue")));
+        let venue = self
+            .venue
+            .as_ref()
+            .and_then(|v| v.parse(errors, &f("venue")));
         let mode = self.mode_of_training.as_deref().and_then(|v| {
             ModeOfTraining::parse(v)
                 .map_err(|r| errors.push(f("mode_of_training"), r))

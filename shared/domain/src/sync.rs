@@ -101,12 +101,23 @@ mod tests {
     #[test]
     fn key_and_queued_state() {
         let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
-        let j = SyncJob::queued("j".into(), JobType::CourseRunUpsert, "course_run", "r1", 3, "c", now);
+        let j = SyncJob::queued(
+            "j".into(),
+            JobType::CourseRunUpsert,
+            "course_run",
+            "r1",
+            3,
+            "c",
+            now,
+        );
         assert_eq!(j.idempotency_key, "course_run#r1#3");
         assert_eq!(j.status, SyncStatus::Queued);
         assert_eq!(j.next_retry_at, now);
         assert!(j.status.is_due_candidate());
         assert!(!SyncStatus::Succeeded.is_due_candidate());
-        assert_eq!(serde_json::to_value(SyncStatus::DeadLetter).unwrap(), "dead_letter");
+        assert_eq!(
+            serde_json::to_value(SyncStatus::DeadLetter).unwrap(),
+            "dead_letter"
+        );
     }
 }

@@ -51,7 +51,11 @@ pub fn optional_text(
 }
 
 /// A calendar date written `YYYY-MM-DD`.
-pub fn parse_date(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<NaiveDate> {
+pub fn parse_date(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+) -> Option<NaiveDate> {
     let Some(v) = value else {
         errors.push(field, "is required");
         return None;
@@ -66,7 +70,11 @@ pub fn parse_date(errors: &mut ValidationErrors, field: &str, value: Option<&str
 }
 
 /// A time of day written `HH:MM` (24-hour clock).
-pub fn parse_time(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<NaiveTime> {
+pub fn parse_time(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+) -> Option<NaiveTime> {
     let Some(v) = value else {
         errors.push(field, "is required");
         return None;
@@ -298,7 +306,10 @@ impl VenueInput {
         let postal_code = required_text(errors, &f("postal_code"), self.postal_code.as_deref(), 6);
         if let Some(p) = &postal_code {
             if p.len() != 6 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                errors.push(f("postal_code"), "must be a Singapore postal code of 6 digits");
+                errors.push(
+                    f("postal_code"),
+                    "must be a Singapore postal code of 6 digits",
+                );
             }
         }
         let room = required_text(errors, &f("room"), self.room.as_deref(), 255);
@@ -324,7 +335,10 @@ mod tests {
 
     #[test]
     fn course_ref() {
-        assert_eq!(CourseRef::parse(" tgs-2020000697 ").unwrap().as_str(), "TGS-2020000697");
+        assert_eq!(
+            CourseRef::parse(" tgs-2020000697 ").unwrap().as_str(),
+            "TGS-2020000697"
+        );
         assert!(CourseRef::parse("TGS-202000069").is_err());
         assert!(CourseRef::parse("TGS-20200006970").is_err());
         assert!(CourseRef::parse("ABC-2020000697").is_err());
@@ -335,7 +349,9 @@ mod tests {
     fn email() {
         assert!(Email::parse("a@b.sg").is_ok());
         assert_eq!(Email::parse("A@B.SG").unwrap().normalized(), "a@b.sg");
-        for bad in ["", "a", "a@b", "a@@b.sg", "@b.sg", "a b@c.sg", "a@.sg", "a@b.sg."] {
+        for bad in [
+            "", "a", "a@b", "a@@b.sg", "@b.sg", "a b@c.sg", "a@.sg", "a@b.sg.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -378,14 +394,22 @@ mod tests {
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["venue.floor", "venue.unit", "venue.postal_code", "venue.room"]
+            [
+                "venue.floor",
+                "venue.unit",
+                "venue.postal_code",
+                "venue.room"
+            ]
         );
     }
 
     #[test]
     fn texts() {
         let mut e = ValidationErrors::default();
-        assert_eq!(required_text(&mut e, "t", Some("  x "), 3), Some("x".into()));
+        assert_eq!(
+            required_text(&mut e, "t", Some("  x "), 3),
+            Some("x".into())
+        );
         assert_eq!(required_text(&mut e, "t", Some("   "), 3), None);
         assert_eq!(required_text(&mut e, "t", Some("abcd"), 3), None);
         assert_eq!(required_text(&mut e, "t", Some("a\u{0}"), 3), None);

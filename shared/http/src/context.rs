@@ -34,7 +34,8 @@ pub fn accept_correlation_id(headers: &HeaderMap) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 128
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
         })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
@@ -52,7 +53,8 @@ pub async fn correlation(mut req: Request, next: Next) -> Response {
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!("request", correlation_id = %id, method = %method, route = %route);
+    let span =
+        tracing::info_span!("request", correlation_id = %id, method = %method, route = %route);
     let started = std::time::Instant::now();
     let mut res = CORRELATION_ID
         .scope(id.clone(), next.run(req))
@@ -121,13 +123,19 @@ mod tests {
     #[test]
     fn keeps_good_ids_replaces_bad_ones() {
         let mut h = HeaderMap::new();
-        h.insert(CORRELATION_HEADER, HeaderValue::from_static("abc-123.x:y_z"));
+        h.insert(
+            CORRELATION_HEADER,
+            HeaderValue::from_static("abc-123.x:y_z"),
+        );
         assert_eq!(accept_correlation_id(&h), "abc-123.x:y_z");
         h.insert(CORRELATION_HEADER, HeaderValue::from_static("has space"));
         let generated = accept_correlation_id(&h);
         assert_ne!(generated, "has space");
         assert_eq!(generated.len(), 36);
-        h.insert(CORRELATION_HEADER, HeaderValue::from_str(&"a".repeat(129)).unwrap());
+        h.insert(
+            CORRELATION_HEADER,
+            HeaderValue::from_str(&"a".repeat(129)).unwrap(),
+        );
         assert_eq!(accept_correlation_id(&h).len(), 36);
     }
 }

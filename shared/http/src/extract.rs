@@ -39,8 +39,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonRequest<T> {
         let body = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::from(
-                    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large")
-                        .detail(format!("the body must be at most {MAX_BODY_BYTES} bytes")),
+                    Problem::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too-large",
+                        "Request too large",
+                    )
+                    .detail(format!("the body must be at most {MAX_BODY_BYTES} bytes")),
                 )
             } else {
                 ApiError::from(Problem::bad_request("the request body could not be read"))
@@ -89,16 +93,18 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
-                ApiError::from(Problem::bad_request(format!(
-                    "the body is not valid JSON (line {}, column {})",
-                    inner.line(),
-                    inner.column()
-                )))
-            }
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => ApiError::from(Problem::bad_request(format!(
+                "the body is not valid JSON (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ))),
             serde_json::error::Category::Data => {
                 let (field, reason) = describe_data_error(&path, &inner.to_string());
-                ApiError::from(Problem::validation(vec![tms_domain::FieldError::new(field, reason)]))
+                ApiError::from(Problem::validation(vec![tms_domain::FieldError::new(
+                    field, reason,
+                )]))
             }
         }
     })
@@ -212,14 +218,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
         match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
             Ok(q) => Ok(QueryParams(q.0)),
             Err(e) => {
                 let text = e.body_text();
                 let message = text.rsplit(": ").next().unwrap_or(&text).to_string();
                 let (field, reason) = describe_data_error("", &message);
-                let _ = query;
                 Err(ApiError::from(
                     Problem::bad_request("the query string is not valid")
                         .field(field.replace("body", "query"), reason),
@@ -251,7 +255,13 @@ mod tests {
     fn field_of(body: &str) -> (u16, String) {
         match parse_json::<T>(body.as_bytes()) {
             Ok(_) => (200, String::new()),
-            Err(ApiError(p)) => (p.status, p.errors.first().map(|e| e.field.clone()).unwrap_or_default()),
+            Err(ApiError(p)) => (
+                p.status,
+                p.errors
+                    .first()
+                    .map(|e| e.field.clone())
+                    .unwrap_or_default(),
+            ),
         }
     }
 
@@ -260,8 +270,14 @@ mod tests {
         assert_eq!(field_of("{\"a\": 5}"), (422, "a".into()));
         assert_eq!(field_of("{\"n\": -1}"), (422, "n".into()));
         assert_eq!(field_of("{\"zzz\": 1}"), (422, "zzz".into()));
-        assert_eq!(field_of("{\"inner\": [{\"x\": \"ok\"}, {\"y\": 1}]}"), (422, "inner[1].y".into()));
-        assert_eq!(field_of("{\"inner\": [{\"x\": 1}]}"), (422, "inner[0].x".into()));
+        assert_eq!(
+            field_of("{\"inner\": [{\"x\": \"ok\"}, {\"y\": 1}]}"),
+            (422, "inner[1].y".into())
+        );
+        assert_eq!(
+            field_of("{\"inner\": [{\"x\": 1}]}"),
+            (422, "inner[0].x".into())
+        );
         assert_eq!(field_of("{\"a\": "), (400, String::new()));
         assert_eq!(field_of("[]"), (422, "body".into()));
         assert_eq!(field_of("{}"), (200, String::new()));

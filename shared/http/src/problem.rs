@@ -60,7 +60,8 @@ impl Problem {
         .errors(errors)
     }
     pub fn not_found(what: &str) -> Self {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(format!("{what} not found"))
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+            .detail(format!("{what} not found"))
     }
 }
 
@@ -99,7 +100,9 @@ impl From<AppError> for ApiError {
         let p = match e {
             AppError::Validation(v) => Problem::validation(v.0),
             AppError::NotFound(what) => Problem::not_found(what),
-            AppError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(m),
+            AppError::Conflict(m) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(m)
+            }
             AppError::PreconditionFailed => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
@@ -118,11 +121,16 @@ impl From<AppError> for ApiError {
                 "Idempotency-Key reused",
             )
             .detail("this Idempotency-Key was used with a different request"),
-            AppError::InvalidCursor => Problem::bad_request("the cursor is not valid for this list")
-                .field("cursor", "is not a cursor this list returned"),
-            AppError::TooLarge(m) => {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large").detail(m)
+            AppError::InvalidCursor => {
+                Problem::bad_request("the cursor is not valid for this list")
+                    .field("cursor", "is not a cursor this list returned")
             }
+            AppError::TooLarge(m) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+            )
+            .detail(m),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "dependency unavailable");
                 Problem::new(
@@ -134,7 +142,11 @@ impl From<AppError> for ApiError {
             }
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                )
             }
         };
         ApiError(Box::new(p))

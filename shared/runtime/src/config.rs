@@ -102,10 +102,14 @@ impl Config {
     }
 
     pub fn require_queue_url(&self) -> Result<String, ConfigError> {
-        self.queue_url.clone().ok_or(ConfigError::Missing("TMS_SYNC_QUEUE_URL"))
+        self.queue_url
+            .clone()
+            .ok_or(ConfigError::Missing("TMS_SYNC_QUEUE_URL"))
     }
 
     pub fn require_dlq_url(&self) -> Result<String, ConfigError> {
-        self.dlq_url.clone().ok_or(ConfigError::Missing("TMS_SYNC_DLQ_URL"))
+        self.dlq_url
+            .clone()
+            .ok_or(ConfigError::Missing("TMS_SYNC_DLQ_URL"))
     }
 }

@@ -42,7 +42,6 @@ pub fn init_logging() {
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .without_time()
         .try_init();
 }
 

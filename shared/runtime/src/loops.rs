@@ -9,7 +9,11 @@ use tms_ports::QueueName;
 use tracing::Instrument;
 
 /// Receives sync messages and handles them, until `shutdown` fires.
-pub async fn worker(app: App, visibility: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn worker(
+    app: App,
+    visibility: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let visibility_secs = u32::try_from(visibility.as_secs()).unwrap_or(120);
     loop {
         if *shutdown.borrow() {
@@ -30,7 +34,11 @@ pub async fn worker(app: App, visibility: Duration, mut shutdown: tokio::sync::w
         let mut tasks = tokio::task::JoinSet::new();
         for m in messages {
             let app = app.clone();
-            let correlation_id = m.attributes.get("correlation_id").cloned().unwrap_or_default();
+            let correlation_id = m
+                .attributes
+                .get("correlation_id")
+                .cloned()
+                .unwrap_or_default();
             let span = tracing::info_span!("sync_message", message_id = %m.message_id, correlation_id = %correlation_id, receive_count = m.receive_count);
             tasks.spawn(
                 async move {

@@ -126,12 +126,18 @@ fn session_errors_name_the_session() {
     assert_eq!(fields_of(&e), ["sessions[1].end_time"]);
     let mut i = valid_input();
     i.sessions = Some(vec![session("2025-02-01")]);
-    assert_eq!(fields_of(&i.parse().unwrap_err()), ["sessions[0].session_date"]);
+    assert_eq!(
+        fields_of(&i.parse().unwrap_err()),
+        ["sessions[0].session_date"]
+    );
     let mut i = valid_input();
     let mut s = session("2025-01-15");
     s.trainer_id = Some("not-a-uuid".into());
     i.sessions = Some(vec![s]);
-    assert_eq!(fields_of(&i.parse().unwrap_err()), ["sessions[0].trainer_id"]);
+    assert_eq!(
+        fields_of(&i.parse().unwrap_err()),
+        ["sessions[0].trainer_id"]
+    );
 }
 
 #[test]
@@ -164,7 +170,10 @@ fn patch_merges_and_revalidates() {
         end_date: Some("2025-01-01".into()),
         ..Default::default()
     };
-    assert!(matches!(run.apply_patch(&bad, &[], later), Err(DomainError::Invalid(_))));
+    assert!(matches!(
+        run.apply_patch(&bad, &[], later),
+        Err(DomainError::Invalid(_))
+    ));
     assert!(matches!(
         run.apply_patch(&CourseRunPatch::default(), &[], later),
         Err(DomainError::Invalid(_))
@@ -193,13 +202,22 @@ fn status_machine() {
     let run = stored_run();
     let cancelled = run.cancel(Some("low enrolment".into()), now()).unwrap();
     assert_eq!(cancelled.status, RunStatus::Cancelled);
-    assert!(matches!(cancelled.cancel(None, now()), Err(DomainError::InvalidState(_))));
-    assert!(matches!(cancelled.touched(now()), Err(DomainError::InvalidState(_))));
+    assert!(matches!(
+        cancelled.cancel(None, now()),
+        Err(DomainError::InvalidState(_))
+    ));
+    assert!(matches!(
+        cancelled.touched(now()),
+        Err(DomainError::InvalidState(_))
+    ));
     let p = CourseRunPatch {
         title: Some("x".into()),
         ..Default::default()
     };
-    assert!(matches!(cancelled.apply_patch(&p, &[], now()), Err(DomainError::InvalidState(_))));
+    assert!(matches!(
+        cancelled.apply_patch(&p, &[], now()),
+        Err(DomainError::InvalidState(_))
+    ));
     assert_eq!(RunStatus::Synced.after_edit().unwrap(), RunStatus::Pending);
     assert_eq!(RunStatus::parse("synced"), Ok(RunStatus::Synced));
     assert!(RunStatus::parse("bogus").is_err());
@@ -220,12 +238,18 @@ fn session_patch() {
         start_time: Some("19:00".into()),
         ..Default::default()
     };
-    assert_eq!(fields_of(&s.apply_patch(&p, &run, now()).unwrap_err()), ["end_time"]);
+    assert_eq!(
+        fields_of(&s.apply_patch(&p, &run, now()).unwrap_err()),
+        ["end_time"]
+    );
     let p = SessionPatch {
         session_date: Some("2026-01-01".into()),
         ..Default::default()
     };
-    assert_eq!(fields_of(&s.apply_patch(&p, &run, now()).unwrap_err()), ["session_date"]);
+    assert_eq!(
+        fields_of(&s.apply_patch(&p, &run, now()).unwrap_err()),
+        ["session_date"]
+    );
 }
 
 #[test]

@@ -9,7 +9,9 @@ use axum::{Json, Router};
 use serde_json::Value;
 use tms_app::course_runs::{CourseRunView, RunListParams, SessionView};
 use tms_app::{App, Created};
-use tms_domain::course_run::{CancelInput, CourseRunInput, CourseRunPatch, SessionInput, SessionPatch};
+use tms_domain::course_run::{
+    CancelInput, CourseRunInput, CourseRunPatch, SessionInput, SessionPatch,
+};
 
 use crate::context::Ctx;
 use crate::extract::{etag, IfMatch, JsonRequest, QueryParams, REPLAYED_HEADER};
@@ -20,7 +22,10 @@ pub fn router() -> Router<App> {
         .route("/course-runs", post(create).get(list))
         .route("/course-runs/{id}", get(read).patch(update))
         .route("/course-runs/{id}/cancel", post(cancel))
-        .route("/course-runs/{id}/sessions", post(add_session).get(list_sessions))
+        .route(
+            "/course-runs/{id}/sessions",
+            post(add_session).get(list_sessions),
+        )
         .route(
             "/course-runs/{id}/sessions/{session_id}",
             patch(update_session).delete(remove_session),
@@ -61,9 +66,13 @@ async fn create(
     Ctx(ctx): Ctx,
     req: JsonRequest<CourseRunInput>,
 ) -> ApiResult<Response> {
-    let out = app.create_course_run(&ctx, req.value, req.idempotency).await?;
+    let out = app
+        .create_course_run(&ctx, req.value, req.idempotency)
+        .await?;
     Ok(created(out, |b| {
-        b.get("id").and_then(Value::as_str).map(|id| format!("/course-runs/{id}"))
+        b.get("id")
+            .and_then(Value::as_str)
+            .map(|id| format!("/course-runs/{id}"))
     }))
 }
 
@@ -86,7 +95,9 @@ async fn update(
     IfMatch(if_match): IfMatch,
     req: JsonRequest<CourseRunPatch>,
 ) -> ApiResult<Response> {
-    let view = app.update_course_run(&ctx, &id, if_match, req.value).await?;
+    let view = app
+        .update_course_run(&ctx, &id, if_match, req.value)
+        .await?;
     Ok(with_etag(StatusCode::OK, view.version, view))
 }
 
@@ -97,7 +108,9 @@ async fn cancel(
     IfMatch(if_match): IfMatch,
     req: JsonRequest<CancelInput>,
 ) -> ApiResult<Response> {
-    let view = app.cancel_course_run(&ctx, &id, if_match, req.value).await?;
+    let view = app
+        .cancel_course_run(&ctx, &id, if_match, req.value)
+        .await?;
     Ok(with_etag(StatusCode::OK, view.version, view))
 }
 
@@ -113,7 +126,9 @@ async fn add_session(
     Path(id): Path<String>,
     req: JsonRequest<SessionInput>,
 ) -> ApiResult<Response> {
-    let out = app.add_session(&ctx, &id, req.value, req.idempotency).await?;
+    let out = app
+        .add_session(&ctx, &id, req.value, req.idempotency)
+        .await?;
     Ok(created(out, |b| {
         let sid = b.get("id").and_then(Value::as_str)?;
         let rid = b.get("course_run_id").and_then(Value::as_str)?;
