@@ -3,31 +3,14 @@
 //! `queue_sqs_<name>` on a fresh SQS queue pair on the local AWS-compatible
 //! server, created from the one resource definition with maxReceiveCount 2.
 
-use std::path::PathBuf;
-
 use tms_adapters::sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 use tms_adapters::sqs::SqsQueue;
 use tms_ports::conformance::queue as conformance;
+use tms_tests::TempDb;
 
 /// A SQLite queue file removed (with its WAL files) when the test ends.
-struct TempDb(PathBuf);
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 fn sqlite_queue() -> (SqliteQueue, TempDb) {
-    let path = std::env::temp_dir().join(format!(
-        "tms-queue-{}.sqlite",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let file = TempDb(path);
+    let file = TempDb::new("tms-queue");
     let q = SqliteQueue::open(
         &file.0,
         SqliteQueueConfig {

@@ -3,31 +3,13 @@
 //! on a fresh table on the local AWS-compatible server, created from the one
 //! resource definition (infra/resources.json).
 
-use std::path::PathBuf;
-
 use tms_adapters::dynamodb::DynamoStore;
 use tms_adapters::sqlite_store::SqliteStore;
 use tms_ports::conformance::store as conformance;
-
-/// A SQLite file removed (with its WAL files) when the test ends.
-struct TempDb(PathBuf);
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
+use tms_tests::TempDb;
 
 fn sqlite_store() -> (SqliteStore, TempDb) {
-    let path = std::env::temp_dir().join(format!(
-        "tms-store-{}.sqlite",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let file = TempDb(path);
+    let file = TempDb::new("tms-store");
     let store = SqliteStore::open(&file.0).expect("open the SQLite store");
     (store, file)
 }

@@ -173,16 +173,7 @@ pub async fn ensure_queues(
         .map_err(|e| err(format!("{e:?}")))?
         .queue_url
         .ok_or_else(|| err("no DLQ url".into()))?;
-    let dlq_arn = client
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| err(format!("{e:?}")))?
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| err("no DLQ arn".into()))?;
+    let dlq_arn = queue_arn(client, &dlq_url).await?;
     let q = &res.sync_queue;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
@@ -210,16 +201,7 @@ pub async fn ensure_queues(
         .map_err(|e| err(format!("{e:?}")))?
         .queue_url
         .ok_or_else(|| err("no queue url".into()))?;
-    let main_arn = client
-        .get_queue_attributes()
-        .queue_url(&main_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| err(format!("{e:?}")))?
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| err("no queue arn".into()))?;
+    let main_arn = queue_arn(client, &main_url).await?;
     let allow = serde_json::json!({
         "redrivePermission": "byQueue",
         "sourceQueueArns": [main_arn],
@@ -237,4 +219,17 @@ pub async fn ensure_queues(
         dlq_url,
         dlq_arn,
     })
+}
+
+async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, InfraError> {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| InfraError::Sqs(format!("{e:?}")))?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| InfraError::Sqs(format!("no ARN for queue {url}")))
 }

@@ -310,34 +310,24 @@ impl App {
         let sessions: Vec<Session> = part.sessions.iter().map(|(s, _)| s.clone()).collect();
         let now = self.now();
         let updated = part.run.apply_patch(&patch, &sessions, now)?;
-        let version = expected + 1;
         let view = RunPartition {
             run: updated.clone(),
-            version,
+            version: expected + 1,
             sessions: part.sessions,
         }
         .view();
-        let mut change = ChangeSet::default();
-        change.put_versioned(run_item(&updated, version)?, expected);
-        change.audit(&self.audit_record(
+        let audit_view = CourseRunView {
+            sessions: None,
+            ..view.clone()
+        };
+        let change = self.run_change(
             ctx,
-            ENTITY_COURSE_RUN,
-            id,
+            &updated,
+            expected,
             "course_run.updated",
-            snapshot(&CourseRunView {
-                sessions: None,
-                ..view.clone()
-            }),
-            now,
-        ))?;
-        change.job(self.sync_job(
-            ctx,
+            snapshot(&audit_view),
             JobType::CourseRunUpsert,
-            ENTITY_COURSE_RUN,
-            id,
-            version,
-            now,
-        ))?;
+        )?;
         self.commit(ctx, change, None, |_| AppError::PreconditionFailed)
             .await?;
         Ok(view)
@@ -357,32 +347,20 @@ impl App {
         if current != expected {
             return Err(AppError::PreconditionFailed);
         }
-        let now = self.now();
-        let cancelled = run.cancel(reason, now)?;
-        let version = expected + 1;
+        let cancelled = run.cancel(reason, self.now())?;
         let view = CourseRunView {
             run: cancelled.clone(),
-            version,
+            version: expected + 1,
             sessions: None,
         };
-        let mut change = ChangeSet::default();
-        change.put_versioned(run_item(&cancelled, version)?, expected);
-        change.audit(&self.audit_record(
+        let change = self.run_change(
             ctx,
-            ENTITY_COURSE_RUN,
-            id,
+            &cancelled,
+            expected,
             "course_run.cancelled",
             snapshot(&view),
-            now,
-        ))?;
-        change.job(self.sync_job(
-            ctx,
             JobType::CourseRunCancel,
-            ENTITY_COURSE_RUN,
-            id,
-            version,
-            now,
-        ))?;
+        )?;
         self.commit(ctx, change, None, |_| AppError::PreconditionFailed)
             .await?;
         Ok(view)
@@ -409,24 +387,13 @@ impl App {
             return Err(errors.into());
         }
         let now = self.now();
-        let touched = run.touched(now)?;
         let session = Session::create(self.ids.new_id(), run.id.clone(), fields, now);
         let view = SessionView {
             session: session.clone(),
             version: 1,
         };
-        let mut change = ChangeSet::default();
-        change.put_versioned(run_item(&touched, run_version + 1)?, run_version);
+        let mut change = self.session_change(ctx, &run, run_version, "session.added", &view)?;
         change.put_new(session_item(&session, 1)?);
-        self.session_audit_and_job(
-            ctx,
-            &mut change,
-            run_id,
-            run_version + 1,
-            "session.added",
-            &view,
-            now,
-        )?;
         let response = snapshot(&view);
         let committed = self
             .commit(ctx, change, idem.as_ref().map(|i| (i, &response)), |_| {
@@ -448,42 +415,16 @@ impl App {
         if_match: Option<u64>,
         patch: SessionPatch,
     ) -> Result<SessionView, AppError> {
-        let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-        check_id(session_id, "session")?;
-        let part = self.read_run_partition(run_id).await?;
-        let (session, current) = part
-            .session(session_id)
-            .ok_or(AppError::NotFound("session"))?;
-        if *current != expected {
-            return Err(AppError::PreconditionFailed);
-        }
-        let now = self.now();
-        let touched = part.run.touched(now)?;
-        let updated = session.apply_patch(&patch, &part.run, now)?;
+        let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
+        let updated = session.apply_patch(&patch, &part.run, self.now())?;
         let view = SessionView {
             session: updated.clone(),
             version: expected + 1,
         };
-        let mut change = ChangeSet::default();
-        change.put_versioned(run_item(&touched, part.version + 1)?, part.version);
+        let mut change =
+            self.session_change(ctx, &part.run, part.version, "session.updated", &view)?;
         change.put_versioned(session_item(&updated, expected + 1)?, expected);
-        self.session_audit_and_job(
-            ctx,
-            &mut change,
-            run_id,
-            part.version + 1,
-            "session.updated",
-            &view,
-            now,
-        )?;
-        self.commit(ctx, change, None, |i| {
-            if i == 0 {
-                AppError::Conflict("the course run changed concurrently; retry".into())
-            } else {
-                AppError::PreconditionFailed
-            }
-        })
-        .await?;
+        self.commit(ctx, change, None, session_conflict).await?;
         Ok(view)
     }
 
@@ -495,72 +436,101 @@ impl App {
         session_id: &str,
         if_match: Option<u64>,
     ) -> Result<(), AppError> {
+        let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
+        let view = SessionView {
+            session,
+            version: expected,
+        };
+        let mut change =
+            self.session_change(ctx, &part.run, part.version, "session.removed", &view)?;
+        change.delete_versioned(keys::run_pk(run_id), keys::session_sk(session_id), expected);
+        self.commit(ctx, change, None, session_conflict).await?;
+        Ok(())
+    }
+
+    /// Reads a run's partition and one of its sessions, checking If-Match
+    /// against the session's version.
+    async fn read_session(
+        &self,
+        run_id: &str,
+        session_id: &str,
+        if_match: Option<u64>,
+    ) -> Result<(RunPartition, Session, u64), AppError> {
         let expected = if_match.ok_or(AppError::PreconditionRequired)?;
         check_id(session_id, "session")?;
         let part = self.read_run_partition(run_id).await?;
         let (session, current) = part
             .session(session_id)
+            .cloned()
             .ok_or(AppError::NotFound("session"))?;
-        if *current != expected {
+        if current != expected {
             return Err(AppError::PreconditionFailed);
         }
-        let now = self.now();
-        let touched = part.run.touched(now)?;
-        let view = SessionView {
-            session: session.clone(),
-            version: expected,
-        };
-        let mut change = ChangeSet::default();
-        change.put_versioned(run_item(&touched, part.version + 1)?, part.version);
-        change.delete_versioned(keys::run_pk(run_id), keys::session_sk(session_id), expected);
-        self.session_audit_and_job(
-            ctx,
-            &mut change,
-            run_id,
-            part.version + 1,
-            "session.removed",
-            &view,
-            now,
-        )?;
-        self.commit(ctx, change, None, |i| {
-            if i == 0 {
-                AppError::Conflict("the course run changed concurrently; retry".into())
-            } else {
-                AppError::PreconditionFailed
-            }
-        })
-        .await?;
-        Ok(())
+        Ok((part, session, expected))
     }
 
-    /// Session changes are audited on the run's trail (that is where a
-    /// person investigating a run looks) and sync the run.
-    #[allow(clippy::too_many_arguments)]
-    fn session_audit_and_job(
+    /// The change every edit of a run makes: the run at its next version
+    /// (conditional on the version read; operation 0), its audit record and
+    /// the sync job of that version.
+    fn run_change(
         &self,
         ctx: &RequestContext,
-        change: &mut ChangeSet,
-        run_id: &str,
-        run_version: u64,
+        run: &CourseRun,
+        expected: u64,
         action: &str,
-        view: &SessionView,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), AppError> {
+        audit_snapshot: Value,
+        job_type: JobType,
+    ) -> Result<ChangeSet, AppError> {
+        let now = run.updated_at;
+        let version = expected + 1;
+        let mut change = ChangeSet::default();
+        change.put_versioned(run_item(run, version)?, expected);
         change.audit(&self.audit_record(
             ctx,
             ENTITY_COURSE_RUN,
-            run_id,
+            &run.id,
             action,
-            serde_json::json!({ "session": snapshot(view), "run_version": run_version }),
+            audit_snapshot,
             now,
         ))?;
-        change.job(self.sync_job(
+        change.job(self.sync_job(ctx, job_type, ENTITY_COURSE_RUN, &run.id, version, now))?;
+        Ok(change)
+    }
+
+    /// A session change is a change of its run: the run goes back to pending
+    /// at its next version (TPGateway takes sessions with the run), and the
+    /// record goes on the run's audit trail, where a person investigating
+    /// the run looks.
+    fn session_change(
+        &self,
+        ctx: &RequestContext,
+        run: &CourseRun,
+        run_version: u64,
+        action: &str,
+        view: &SessionView,
+    ) -> Result<ChangeSet, AppError> {
+        let touched = run.touched(self.now())?;
+        let audit_snapshot = serde_json::json!({
+            "session": snapshot(view),
+            "run_version": run_version + 1,
+        });
+        self.run_change(
             ctx,
-            JobType::CourseRunUpsert,
-            ENTITY_COURSE_RUN,
-            run_id,
+            &touched,
             run_version,
-            now,
-        ))
+            action,
+            audit_snapshot,
+            JobType::CourseRunUpsert,
+        )
+    }
+}
+
+/// Operation 0 of a session change is the run; any other failing condition
+/// is the session's own version.
+fn session_conflict(index: usize) -> AppError {
+    if index == 0 {
+        AppError::Conflict("the course run changed concurrently; retry".into())
+    } else {
+        AppError::PreconditionFailed
     }
 }

@@ -339,22 +339,17 @@ impl CourseRunInput {
 
     /// Applies a patch over this input.
     pub fn merge(mut self, p: &CourseRunPatch) -> Self {
-        fn over<T: Clone>(slot: &mut Option<T>, v: &Option<T>) {
-            if v.is_some() {
-                slot.clone_from(v);
-            }
-        }
-        over(&mut self.course_ref, &p.course_ref);
-        over(&mut self.title, &p.title);
-        over(&mut self.registration_opening, &p.registration_opening);
-        over(&mut self.registration_closing, &p.registration_closing);
-        over(&mut self.start_date, &p.start_date);
-        over(&mut self.end_date, &p.end_date);
-        over(&mut self.delivery_mode, &p.delivery_mode);
-        over(&mut self.venue, &p.venue);
-        over(&mut self.capacity, &p.capacity);
-        over(&mut self.schedule_info, &p.schedule_info);
-        over(&mut self.course_admin_email, &p.course_admin_email);
+        overlay(&mut self.course_ref, &p.course_ref);
+        overlay(&mut self.title, &p.title);
+        overlay(&mut self.registration_opening, &p.registration_opening);
+        overlay(&mut self.registration_closing, &p.registration_closing);
+        overlay(&mut self.start_date, &p.start_date);
+        overlay(&mut self.end_date, &p.end_date);
+        overlay(&mut self.delivery_mode, &p.delivery_mode);
+        overlay(&mut self.venue, &p.venue);
+        overlay(&mut self.capacity, &p.capacity);
+        overlay(&mut self.schedule_info, &p.schedule_info);
+        overlay(&mut self.course_admin_email, &p.course_admin_email);
         self
     }
 }
@@ -524,6 +519,22 @@ pub struct SessionInput {
 /// A partial update of a session.
 pub type SessionPatch = SessionInput;
 
+/// Replaces `slot` with `value` when a patch carries one.
+fn overlay<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
+    if value.is_some() {
+        slot.clone_from(value);
+    }
+}
+
+/// `prefix.name`, or `name` at the top level.
+fn field_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
 /// Checks an id given in a request: a UUID in its hyphenated form.
 pub fn is_valid_id(id: &str) -> bool {
     id.len() == 36
@@ -536,13 +547,7 @@ pub fn is_valid_id(id: &str) -> bool {
 impl SessionInput {
     pub fn parse(&self, errors: &mut ValidationErrors, prefix: &str) -> Option<SessionFields> {
         let before = errors.0.len();
-        let f = |name: &str| {
-            if prefix.is_empty() {
-                name.to_string()
-            } else {
-                format!("{prefix}.{name}")
-            }
-        };
+        let f = |name: &str| field_path(prefix, name);
         let date = parse_date(errors, &f("session_date"), self.session_date.as_deref());
         let start = parse_time(errors, &f("start_time"), self.start_time.as_deref());
         let end = parse_time(errors, &f("end_time"), self.end_time.as_deref());
@@ -592,17 +597,12 @@ impl SessionInput {
     }
 
     pub fn merge(mut self, p: &SessionPatch) -> Self {
-        fn over<T: Clone>(slot: &mut Option<T>, v: &Option<T>) {
-            if v.is_some() {
-                slot.clone_from(v);
-            }
-        }
-        over(&mut self.session_date, &p.session_date);
-        over(&mut self.start_time, &p.start_time);
-        over(&mut self.end_time, &p.end_time);
-        over(&mut self.venue, &p.venue);
-        over(&mut self.mode_of_training, &p.mode_of_training);
-        over(&mut self.trainer_id, &p.trainer_id);
+        overlay(&mut self.session_date, &p.session_date);
+        overlay(&mut self.start_time, &p.start_time);
+        overlay(&mut self.end_time, &p.end_time);
+        overlay(&mut self.venue, &p.venue);
+        overlay(&mut self.mode_of_training, &p.mode_of_training);
+        overlay(&mut self.trainer_id, &p.trainer_id);
         self
     }
 }
@@ -611,13 +611,7 @@ impl SessionFields {
     /// A session must fall within its run's dates, and have a venue when its
     /// mode needs one and the run has none.
     pub fn check_within(&self, run: &CourseRunFields, errors: &mut ValidationErrors, prefix: &str) {
-        let f = |name: &str| {
-            if prefix.is_empty() {
-                name.to_string()
-            } else {
-                format!("{prefix}.{name}")
-            }
-        };
+        let f = |name: &str| field_path(prefix, name);
         if self.session_date < run.start_date || self.session_date > run.end_date {
             errors.push(
                 f("session_date"),

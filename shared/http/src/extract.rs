@@ -142,6 +142,17 @@ fn describe_data_error(path: &str, message: &str) -> (String, String) {
             }
         }
     }
+    // serde quotes the offending value ("invalid type: string \"S123...\",
+    // expected u32"); keep only what was expected, so that no value (it may
+    // be personal data) is echoed back.
+    let reason = match reason.split_once(", expected ") {
+        Some((what, expected))
+            if what.starts_with("invalid type") || what.starts_with("invalid value") =>
+        {
+            format!("has the wrong type or value: expected {expected}")
+        }
+        _ => reason,
+    };
     let field = if path.is_empty() || path == "." {
         "body".to_string()
     } else {
@@ -281,6 +292,15 @@ mod tests {
         assert_eq!(field_of("{\"a\": "), (400, String::new()));
         assert_eq!(field_of("[]"), (422, "body".into()));
         assert_eq!(field_of("{}"), (200, String::new()));
+    }
+
+    #[test]
+    fn never_echoes_the_value() {
+        let err = parse_json::<T>(b"{\"a\": 123456789}").err().map(|e| e.0);
+        let p = err.expect("an error");
+        let reason = &p.errors[0].reason;
+        assert!(!reason.contains("123456789"), "{reason}");
+        assert!(reason.contains("expected"), "{reason}");
     }
 
     #[test]
