@@ -714,8 +714,18 @@ impl Queue for BrokenQueue {
     }
 }
 
+/// A clock some minutes ahead of the wall clock: "later" for the sweeper.
+struct LaterClock(chrono::Duration);
+
+impl tms_ports::Clock for LaterClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.0
+    }
+}
+
 /// When the send after commit fails, the request still succeeds, and the
-/// sweeper finds the job through the due index and enqueues it.
+/// sweeper finds the job through the due index once the enqueue grace has
+/// passed (not before: a job whose message is in flight is left alone).
 async fn failed_enqueue_is_swept(sys: TestSystem) {
     let working = sys.app.clone();
     let broken = tms_app::App {
@@ -726,10 +736,20 @@ async fn failed_enqueue_is_swept(sys: TestSystem) {
     let (id, _) = create_run(&sys, &run_body()).await;
     assert!(receive_all(&sys).await.is_empty());
 
-    let report = working
-        .sweep_due_jobs(chrono::Duration::minutes(5), 100)
-        .await
-        .expect("sweep");
+    let requeue = chrono::Duration::minutes(5);
+    let now = working.sweep_due_jobs(requeue, 100).await.expect("sweep");
+    assert_eq!(
+        now.found, 0,
+        "within the grace the job is left to its message"
+    );
+
+    let later = tms_app::App {
+        clock: Arc::new(LaterClock(chrono::Duration::seconds(
+            tms_domain::sync::ENQUEUE_GRACE_SECS + 1,
+        ))),
+        ..working.clone()
+    };
+    let report = later.sweep_due_jobs(requeue, 100).await.expect("sweep");
     assert_eq!(report.found, 1);
     assert_eq!(report.enqueued, 1);
     let messages = working
@@ -747,11 +767,8 @@ async fn failed_enqueue_is_swept(sys: TestSystem) {
         .expect("get")
         .expect("job");
     assert_eq!(item.data["entity_id"], json!(id));
-    // Pushed forward: a second sweep right away finds nothing due.
-    let again = working
-        .sweep_due_jobs(chrono::Duration::minutes(5), 100)
-        .await
-        .expect("sweep");
+    // Pushed forward: a second sweep at the same time finds nothing due.
+    let again = later.sweep_due_jobs(requeue, 100).await.expect("sweep");
     assert_eq!(again.found, 0);
     // The worker handles the message and acknowledges it.
     let outcome = working

@@ -125,7 +125,7 @@ mod tests {
         let item = sync_job_item(&j, 1).unwrap();
         assert_eq!(item.pk, "SYNCJOB#j");
         assert_eq!(item.gsi3.as_ref().unwrap().pk, "SYNC#DUE");
-        assert_eq!(item.gsi3.as_ref().unwrap().sk, "2025-01-05T00:00:00.000Z#j");
+        assert_eq!(item.gsi3.as_ref().unwrap().sk, "2025-01-05T00:02:00.000Z#j");
         j.status = tms_domain::sync::SyncStatus::Succeeded;
         assert!(sync_job_item(&j, 2).unwrap().gsi3.is_none());
         let back: SyncJob = decode(&item, ENTITY_SYNC_JOB).unwrap();

@@ -65,7 +65,15 @@ pub fn idempotency_key(entity_type: &str, entity_id: &str, version: u64) -> Stri
     format!("{entity_type}#{entity_id}#{version}")
 }
 
+/// How long a newly queued job is left to its queue message before the
+/// sweeper treats it as lost and enqueues it again.
+pub const ENQUEUE_GRACE_SECS: i64 = 120;
+
 impl SyncJob {
+    /// A new job, queued now. Its `next_retry_at` is `now` plus the enqueue
+    /// grace: the message sent after the commit should reach the worker well
+    /// before; if it never does (the send failed), the sweeper finds the job
+    /// then.
     #[allow(clippy::too_many_arguments)]
     pub fn queued(
         id: String,
@@ -87,7 +95,7 @@ impl SyncJob {
             status: SyncStatus::Queued,
             attempts: 0,
             last_error: None,
-            next_retry_at: now,
+            next_retry_at: now + chrono::Duration::seconds(ENQUEUE_GRACE_SECS),
             created_at: now,
             updated_at: now,
         }
@@ -112,7 +120,10 @@ mod tests {
         );
         assert_eq!(j.idempotency_key, "course_run#r1#3");
         assert_eq!(j.status, SyncStatus::Queued);
-        assert_eq!(j.next_retry_at, now);
+        assert_eq!(
+            j.next_retry_at,
+            now + chrono::Duration::seconds(ENQUEUE_GRACE_SECS)
+        );
         assert!(j.status.is_due_candidate());
         assert!(!SyncStatus::Succeeded.is_due_candidate());
         assert_eq!(

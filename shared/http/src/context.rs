@@ -25,6 +25,15 @@ pub fn current_correlation_id() -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorrelationId(pub String);
 
+/// The function serving the request, for logs: the Lambda's name in AWS,
+/// `tms-local` elsewhere.
+fn function_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "tms-local".into())
+    })
+}
+
 /// A client's correlation id is kept when it is 1..=128 characters of
 /// `[A-Za-z0-9._:-]`; anything else is replaced, never echoed.
 pub fn accept_correlation_id(headers: &HeaderMap) -> String {
@@ -53,8 +62,7 @@ pub async fn correlation(mut req: Request, next: Next) -> Response {
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let span =
-        tracing::info_span!("request", correlation_id = %id, method = %method, route = %route);
+    let span = tracing::info_span!("request", function = function_name(), correlation_id = %id, method = %method, route = %route);
     let started = std::time::Instant::now();
     let mut res = CORRELATION_ID
         .scope(id.clone(), next.run(req))

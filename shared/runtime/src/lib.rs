@@ -31,16 +31,19 @@ pub enum RuntimeError {
     Io(#[from] std::io::Error),
 }
 
-/// JSON logs, one line per event, level from RUST_LOG (default info).
-/// Fields never include personal data: handlers log ids and counts only.
+/// JSON logs, one line per event, level from RUST_LOG (default info). Each
+/// line carries the fields of every enclosing span: the request span's
+/// function, correlation id, method and route, and in Lambda the runtime's
+/// invocation span with the request id. Fields never include personal data:
+/// handlers log ids and counts only.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
+        .with_current_span(false)
+        .with_span_list(true)
         .with_target(false)
         .try_init();
 }
