@@ -553,6 +553,28 @@ async fn idempotency_key(sys: TestSystem) {
     )
     .await;
     assert_eq!(bad_key.status, 400);
+
+    // A retried cancellation gets its first response, not 412.
+    let id = first.body["id"].as_str().expect("id");
+    let cancel_uri = format!("/course-runs/{id}/cancel");
+    let headers = [("if-match", "\"1\""), ("idempotency-key", "cancel-0001")];
+    let cancelled = post(&sys, &cancel_uri, &json!({"reason": "r"}), &headers).await;
+    assert_eq!(cancelled.status, 200);
+    let retried = post(&sys, &cancel_uri, &json!({"reason": "r"}), &headers).await;
+    assert_eq!(retried.status, 200, "{:?}", retried.body);
+    assert_eq!(retried.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retried.body, cancelled.body);
+    assert_eq!(retried.header("etag"), Some("\"2\""));
+    let other = post(&sys, &cancel_uri, &json!({"reason": "other"}), &headers).await;
+    assert_eq!(other.status, 422);
+    let without_key = post(
+        &sys,
+        &cancel_uri,
+        &json!({"reason": "r"}),
+        &[("if-match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(without_key.status, 412);
 }
 
 async fn correlation_id_travels(sys: TestSystem) {

@@ -24,10 +24,10 @@ pub struct IdempotencyRequest {
 /// Most characters an Idempotency-Key may have.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// The result of a create that honours an Idempotency-Key.
+/// The result of a POST that honours an Idempotency-Key.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Created<T> {
-    /// Created now.
+pub enum Idempotent<T> {
+    /// Done now.
     New(T),
     /// The same request was made before: its first response body.
     Replayed(serde_json::Value),

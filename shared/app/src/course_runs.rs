@@ -11,7 +11,7 @@ use tms_domain::sync::JobType;
 use tms_domain::ValidationErrors;
 use tms_ports::{Index, Item, Query, SkCondition};
 
-use crate::context::{Created, IdempotencyRequest, RequestContext};
+use crate::context::{IdempotencyRequest, Idempotent, RequestContext};
 use crate::error::AppError;
 use crate::records::{decode, run_item, session_item};
 use crate::write::{ChangeSet, Committed};
@@ -161,7 +161,7 @@ impl App {
         ctx: &RequestContext,
         input: CourseRunInput,
         idem: Option<IdempotencyRequest>,
-    ) -> Result<Created<CourseRunView>, AppError> {
+    ) -> Result<Idempotent<CourseRunView>, AppError> {
         let (fields, session_fields) = input.parse()?;
         let now = self.now();
         let run = CourseRun::create(self.ids.new_id(), fields, now);
@@ -206,9 +206,9 @@ impl App {
         Ok(match committed {
             Committed::Done => {
                 tracing::info!(run_id = %run.id, sessions = sessions.len(), "course run created");
-                Created::New(view)
+                Idempotent::New(view)
             }
-            Committed::Replayed(body) => Created::Replayed(body),
+            Committed::Replayed(body) => Idempotent::Replayed(body),
         })
     }
 
@@ -334,20 +334,33 @@ impl App {
     }
 
     /// Cancels a run: 1 GetItem + 1 TransactWriteItems + 1 SendMessage.
+    /// With an Idempotency-Key, a retry of a cancellation that succeeded
+    /// gets the first response (not 412).
     pub async fn cancel_course_run(
         &self,
         ctx: &RequestContext,
         id: &str,
         if_match: Option<u64>,
         input: CancelInput,
-    ) -> Result<CourseRunView, AppError> {
+        idem: Option<IdempotencyRequest>,
+    ) -> Result<Idempotent<CourseRunView>, AppError> {
         let expected = if_match.ok_or(AppError::PreconditionRequired)?;
         let reason = input.parse()?;
         let (run, current) = self.read_run(id).await?;
-        if current != expected {
-            return Err(AppError::PreconditionFailed);
-        }
-        let cancelled = run.cancel(reason, self.now())?;
+        let cancelled = if current != expected {
+            Err(AppError::PreconditionFailed)
+        } else {
+            run.cancel(reason, self.now()).map_err(AppError::from)
+        };
+        let cancelled = match cancelled {
+            Ok(c) => c,
+            Err(e) => {
+                return match self.replay_or(ctx, idem.as_ref(), e).await? {
+                    Committed::Replayed(body) => Ok(Idempotent::Replayed(body)),
+                    Committed::Done => Err(AppError::Internal("replay without a response".into())),
+                }
+            }
+        };
         let view = CourseRunView {
             run: cancelled.clone(),
             version: expected + 1,
@@ -361,9 +374,16 @@ impl App {
             snapshot(&view),
             JobType::CourseRunCancel,
         )?;
-        self.commit(ctx, change, None, |_| AppError::PreconditionFailed)
+        let response = snapshot(&view);
+        let committed = self
+            .commit(ctx, change, idem.as_ref().map(|i| (i, &response)), |_| {
+                AppError::PreconditionFailed
+            })
             .await?;
-        Ok(view)
+        Ok(match committed {
+            Committed::Done => Idempotent::New(view),
+            Committed::Replayed(body) => Idempotent::Replayed(body),
+        })
     }
 
     /// Adds a session to a run: 1 GetItem + 1 TransactWriteItems + 1
@@ -375,7 +395,7 @@ impl App {
         run_id: &str,
         input: SessionInput,
         idem: Option<IdempotencyRequest>,
-    ) -> Result<Created<SessionView>, AppError> {
+    ) -> Result<Idempotent<SessionView>, AppError> {
         let mut errors = ValidationErrors::default();
         let fields = input.parse(&mut errors, "");
         let (run, run_version) = self.read_run(run_id).await?;
@@ -401,8 +421,8 @@ impl App {
             })
             .await?;
         Ok(match committed {
-            Committed::Done => Created::New(view),
-            Committed::Replayed(body) => Created::Replayed(body),
+            Committed::Done => Idempotent::New(view),
+            Committed::Replayed(body) => Idempotent::Replayed(body),
         })
     }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tms_ports::{Clock, IdGen, Queue, Store};
 
-pub use context::{Actor, Created, IdempotencyRequest, RequestContext};
+pub use context::{Actor, IdempotencyRequest, Idempotent, RequestContext};
 pub use error::AppError;
 
 /// Everything a use case needs, built once per process.

@@ -164,6 +164,33 @@ impl App {
         Ok(Committed::Done)
     }
 
+    /// A POST that failed a precondition may be the retry of one that
+    /// succeeded: when its Idempotency-Key was recorded with the same
+    /// request, the first response is returned instead of `error`.
+    pub(crate) async fn replay_or(
+        &self,
+        ctx: &RequestContext,
+        idem: Option<&IdempotencyRequest>,
+        error: AppError,
+    ) -> Result<Committed, AppError> {
+        let Some(req) = idem else {
+            return Err(error);
+        };
+        let pk = keys::idempotency_pk(&ctx.actor.user_id, &req.key);
+        match self.store.get(&pk, &pk).await? {
+            None => Err(error),
+            Some(item) => Self::stored_response(&item, req),
+        }
+    }
+
+    fn stored_response(item: &Item, req: &IdempotencyRequest) -> Result<Committed, AppError> {
+        if item.data.get("fingerprint").and_then(Value::as_str) != Some(req.fingerprint.as_str()) {
+            return Err(AppError::IdempotencyKeyReused);
+        }
+        let response = item.data.get("response").cloned().unwrap_or(Value::Null);
+        Ok(Committed::Replayed(response))
+    }
+
     async fn replay(
         &self,
         ctx: &RequestContext,
@@ -176,11 +203,7 @@ impl App {
                 "the Idempotency-Key is being used by a concurrent request; retry".into(),
             ));
         };
-        if item.data.get("fingerprint").and_then(Value::as_str) != Some(req.fingerprint.as_str()) {
-            return Err(AppError::IdempotencyKeyReused);
-        }
-        let response = item.data.get("response").cloned().unwrap_or(Value::Null);
-        Ok(Committed::Replayed(response))
+        Self::stored_response(&item, req)
     }
 
     /// Sends a job's id to the sync queue. Failure is logged, not returned:

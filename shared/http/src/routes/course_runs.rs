@@ -8,7 +8,7 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde_json::Value;
 use tms_app::course_runs::{CourseRunView, RunListParams, SessionView};
-use tms_app::{App, Created};
+use tms_app::{App, Idempotent};
 use tms_domain::course_run::{
     CancelInput, CourseRunInput, CourseRunPatch, SessionInput, SessionPatch,
 };
@@ -41,16 +41,26 @@ fn with_etag(status: StatusCode, version: u64, body: impl serde::Serialize) -> R
 /// 201 with Location and ETag; for a replayed Idempotency-Key, the first
 /// response's body with the same Location and ETag.
 fn created<T: serde::Serialize>(
-    outcome: Created<T>,
+    outcome: Idempotent<T>,
+    location: impl Fn(&Value) -> Option<String>,
+) -> Response {
+    respond(StatusCode::CREATED, outcome, location)
+}
+
+/// `status` with the body, its ETag and (when given) Location; a replayed
+/// Idempotency-Key answers the first response's body, marked as replayed.
+fn respond<T: serde::Serialize>(
+    status: StatusCode,
+    outcome: Idempotent<T>,
     location: impl Fn(&Value) -> Option<String>,
 ) -> Response {
     let (body, replayed) = match outcome {
-        Created::New(v) => (serde_json::to_value(v).unwrap_or(Value::Null), false),
-        Created::Replayed(v) => (v, true),
+        Idempotent::New(v) => (serde_json::to_value(v).unwrap_or(Value::Null), false),
+        Idempotent::Replayed(v) => (v, true),
     };
     let version = body.get("version").and_then(Value::as_u64).unwrap_or(1);
     let loc = location(&body);
-    let mut res = with_etag(StatusCode::CREATED, version, &body);
+    let mut res = with_etag(status, version, &body);
     if let Some(l) = loc.and_then(|l| HeaderValue::from_str(&l).ok()) {
         res.headers_mut().insert(header::LOCATION, l);
     }
@@ -108,10 +118,10 @@ async fn cancel(
     IfMatch(if_match): IfMatch,
     req: JsonRequest<CancelInput>,
 ) -> ApiResult<Response> {
-    let view = app
-        .cancel_course_run(&ctx, &id, if_match, req.value)
+    let out = app
+        .cancel_course_run(&ctx, &id, if_match, req.value, req.idempotency)
         .await?;
-    Ok(with_etag(StatusCode::OK, view.version, view))
+    Ok(respond(StatusCode::OK, out, |_| None))
 }
 
 async fn list_sessions(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Response> {
