@@ -73,3 +73,31 @@ pub fn parse_paging(
     };
     Ok((limit, cursor))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_defaults_limits_and_cursor() {
+        assert_eq!(parse_paging(None, None).unwrap(), (DEFAULT_PAGE_SIZE, None));
+        assert_eq!(parse_paging(Some("100"), None).unwrap().0, 100);
+        for bad in ["0", "101", "-1", "ten", ""] {
+            assert!(
+                matches!(parse_paging(Some(bad), None), Err(AppError::Validation(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse_paging(None, Some("not a cursor")),
+            Err(AppError::InvalidCursor)
+        ));
+        let c = tms_ports::Cursor {
+            pk: "RUN#1".into(),
+            sk: "RUN#1".into(),
+            ipk: None,
+            isk: None,
+        };
+        assert_eq!(parse_paging(None, Some(&c.encode())).unwrap().1, Some(c));
+    }
+}
