@@ -375,20 +375,6 @@ pub(crate) fn key_condition(query: &Query) -> Option<KeyCondition> {
     })
 }
 
-fn check_query_shape(query: &Query) -> Result<(), StoreError> {
-    if query.pk.is_empty() {
-        return Err(StoreError::InvalidRequest("empty partition key".into()));
-    }
-    if let SkCondition::Between(lo, hi) = &query.sk {
-        if lo > hi {
-            return Err(StoreError::InvalidRequest(
-                "range start is after range end".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------
 // Transactions
 
@@ -480,7 +466,6 @@ impl Store for DynamoStore {
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         query.validate()?;
-        check_query_shape(query)?;
         let Some(kc) = key_condition(query) else {
             return Ok(Page {
                 items: Vec::new(),

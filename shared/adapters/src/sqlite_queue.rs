@@ -27,13 +27,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, TransactionBehavior};
-use tms_ports::queue::MAX_BATCH;
 use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
 
-/// Longest visibility timeout SQS accepts (12 hours).
-const MAX_VISIBILITY_SECS: u32 = 43_200;
-/// Longest long-poll wait SQS accepts.
-const MAX_WAIT_SECS: u32 = 20;
 /// How often an empty long poll looks again.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How many dead-letter messages one redrive transaction moves.
@@ -302,12 +297,7 @@ impl Queue for SqliteQueue {
         &self,
         messages: Vec<OutgoingMessage>,
     ) -> Result<SendBatchResult, QueueError> {
-        if messages.is_empty() || messages.len() > MAX_BATCH {
-            return Err(QueueError::InvalidRequest(format!(
-                "a batch holds 1 to {MAX_BATCH} messages, not {}",
-                messages.len()
-            )));
-        }
+        tms_ports::queue::check_batch(messages.len())?;
         let encoded = messages
             .into_iter()
             .map(|m| Ok((m.body, encode_attributes(&m.attributes)?)))
@@ -336,21 +326,7 @@ impl Queue for SqliteQueue {
         visibility_timeout_secs: u32,
         wait_secs: u32,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        if max == 0 || max as usize > MAX_BATCH {
-            return Err(QueueError::InvalidRequest(format!(
-                "receive takes 1 to {MAX_BATCH} messages, not {max}"
-            )));
-        }
-        if visibility_timeout_secs > MAX_VISIBILITY_SECS {
-            return Err(QueueError::InvalidRequest(format!(
-                "visibility timeout {visibility_timeout_secs} s is over {MAX_VISIBILITY_SECS} s"
-            )));
-        }
-        if wait_secs > MAX_WAIT_SECS {
-            return Err(QueueError::InvalidRequest(format!(
-                "wait {wait_secs} s is over {MAX_WAIT_SECS} s"
-            )));
-        }
+        tms_ports::queue::check_receive(max, visibility_timeout_secs, wait_secs)?;
         let deadline = Instant::now() + Duration::from_secs(u64::from(wait_secs));
         let max_receive_count = self.config.max_receive_count;
         loop {
@@ -390,11 +366,7 @@ impl Queue for SqliteQueue {
         receipt_handle: &str,
         visibility_timeout_secs: u32,
     ) -> Result<(), QueueError> {
-        if visibility_timeout_secs > MAX_VISIBILITY_SECS {
-            return Err(QueueError::InvalidRequest(format!(
-                "visibility timeout {visibility_timeout_secs} s is over {MAX_VISIBILITY_SECS} s"
-            )));
-        }
+        tms_ports::queue::check_visibility(visibility_timeout_secs)?;
         let handle = receipt_handle.to_owned();
         self.with_conn(move |conn| {
             let now = now_ms();

@@ -329,22 +329,6 @@ fn apply(conn: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
     tx.commit().map_err(sql_err)
 }
 
-/// Checks a query beyond `Query::validate`: a non-empty partition key and an
-/// ordered range (DynamoDB rejects both).
-pub(crate) fn check_query_shape(query: &Query) -> Result<(), StoreError> {
-    if query.pk.is_empty() {
-        return Err(StoreError::InvalidRequest("empty partition key".into()));
-    }
-    if let SkCondition::Between(lo, hi) = &query.sk {
-        if lo > hi {
-            return Err(StoreError::InvalidRequest(
-                "range start is after range end".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
     let (pk_col, sk_col) = match query.index {
         None => ("pk", "sk"),
@@ -437,7 +421,6 @@ impl Store for SqliteStore {
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         query.validate()?;
-        check_query_shape(query)?;
         let query = query.clone();
         self.with_conn(move |conn| run_query(conn, &query)).await
     }

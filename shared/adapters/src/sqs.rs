@@ -18,10 +18,6 @@ use aws_sdk_sqs::Client;
 use tms_ports::queue::MAX_BATCH;
 use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
 
-/// Longest visibility timeout SQS accepts (12 hours).
-const MAX_VISIBILITY_SECS: u32 = 43_200;
-/// Longest long-poll wait SQS accepts.
-const MAX_WAIT_SECS: u32 = 20;
 /// Visibility timeout of dead-letter messages while redrive moves them: if a
 /// send fails (or the process dies) they are back in the DLQ soon.
 const REDRIVE_VISIBILITY_SECS: i32 = 30;
@@ -172,11 +168,7 @@ fn from_sqs_message(message: Message) -> Result<ReceivedMessage, QueueError> {
 }
 
 fn check_visibility(visibility_timeout_secs: u32) -> Result<i32, QueueError> {
-    if visibility_timeout_secs > MAX_VISIBILITY_SECS {
-        return Err(QueueError::InvalidRequest(format!(
-            "visibility timeout {visibility_timeout_secs} s is over {MAX_VISIBILITY_SECS} s"
-        )));
-    }
+    tms_ports::queue::check_visibility(visibility_timeout_secs)?;
     i32::try_from(visibility_timeout_secs)
         .map_err(|_| QueueError::InvalidRequest("visibility timeout out of range".into()))
 }
@@ -201,12 +193,7 @@ impl Queue for SqsQueue {
         &self,
         messages: Vec<OutgoingMessage>,
     ) -> Result<SendBatchResult, QueueError> {
-        if messages.is_empty() || messages.len() > MAX_BATCH {
-            return Err(QueueError::InvalidRequest(format!(
-                "a batch holds 1 to {MAX_BATCH} messages, not {}",
-                messages.len()
-            )));
-        }
+        tms_ports::queue::check_batch(messages.len())?;
         let count = messages.len();
         let entries = messages
             .into_iter()
@@ -264,17 +251,8 @@ impl Queue for SqsQueue {
         visibility_timeout_secs: u32,
         wait_secs: u32,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        if max == 0 || max as usize > MAX_BATCH {
-            return Err(QueueError::InvalidRequest(format!(
-                "receive takes 1 to {MAX_BATCH} messages, not {max}"
-            )));
-        }
+        tms_ports::queue::check_receive(max, visibility_timeout_secs, wait_secs)?;
         let visibility = check_visibility(visibility_timeout_secs)?;
-        if wait_secs > MAX_WAIT_SECS {
-            return Err(QueueError::InvalidRequest(format!(
-                "wait {wait_secs} s is over {MAX_WAIT_SECS} s"
-            )));
-        }
         // Both bounded above, so the casts cannot truncate.
         let messages = self
             .receive_raw(self.url(from), max as i32, visibility, wait_secs as i32)

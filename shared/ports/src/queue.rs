@@ -21,6 +21,50 @@ pub enum QueueName {
 
 /// Most messages one send_batch or receive may hold (SQS's limit).
 pub const MAX_BATCH: usize = 10;
+/// Longest visibility timeout SQS accepts (12 hours).
+pub const MAX_VISIBILITY_SECS: u32 = 43_200;
+/// Longest long-poll wait SQS accepts.
+pub const MAX_WAIT_SECS: u32 = 20;
+
+/// Checks the size of a batch send; adapters call this first.
+pub fn check_batch(len: usize) -> Result<(), QueueError> {
+    if len == 0 || len > MAX_BATCH {
+        return Err(QueueError::InvalidRequest(format!(
+            "a batch holds 1 to {MAX_BATCH} messages, not {len}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a visibility timeout; adapters call this first.
+pub fn check_visibility(visibility_timeout_secs: u32) -> Result<(), QueueError> {
+    if visibility_timeout_secs > MAX_VISIBILITY_SECS {
+        return Err(QueueError::InvalidRequest(format!(
+            "visibility timeout {visibility_timeout_secs} s is over {MAX_VISIBILITY_SECS} s"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the arguments of a receive; adapters call this first.
+pub fn check_receive(
+    max: u32,
+    visibility_timeout_secs: u32,
+    wait_secs: u32,
+) -> Result<(), QueueError> {
+    if max == 0 || max as usize > MAX_BATCH {
+        return Err(QueueError::InvalidRequest(format!(
+            "receive takes 1 to {MAX_BATCH} messages, not {max}"
+        )));
+    }
+    check_visibility(visibility_timeout_secs)?;
+    if wait_secs > MAX_WAIT_SECS {
+        return Err(QueueError::InvalidRequest(format!(
+            "wait {wait_secs} s is over {MAX_WAIT_SECS} s"
+        )));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OutgoingMessage {

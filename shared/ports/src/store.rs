@@ -209,8 +209,20 @@ pub struct Query {
 }
 
 impl Query {
-    /// Checks the page size and the cursor; adapters call this first.
+    /// Checks the partition key, the range, the page size and the cursor
+    /// (DynamoDB rejects an empty key or a reversed range); adapters call
+    /// this first.
     pub fn validate(&self) -> Result<(), StoreError> {
+        if self.pk.is_empty() {
+            return Err(StoreError::InvalidRequest("empty partition key".into()));
+        }
+        if let SkCondition::Between(lo, hi) = &self.sk {
+            if lo > hi {
+                return Err(StoreError::InvalidRequest(
+                    "range start is after range end".into(),
+                ));
+            }
+        }
         if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
             return Err(StoreError::InvalidRequest(format!(
                 "page size must be between 1 and {MAX_PAGE_SIZE}"
