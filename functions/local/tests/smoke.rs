@@ -1,0 +1,199 @@
+//! The real `tms-local` binary, started as a person starts it, driven over
+//! TCP the way the README's curl tour does: create a run with sessions, list
+//! it, update it with If-Match, 412 with a stale ETag, cancel it, read its
+//! audit trail. Plain HTTP/1.1 over std's TcpStream: no client crate.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    addr: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start() -> Server {
+    let dir = std::env::temp_dir().join(format!("tms-smoke-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tms-local"))
+        .env("TMS_BIND", "127.0.0.1:0")
+        .env("TMS_SQLITE_PATH", dir.join("tms.sqlite"))
+        .env("RUST_LOG", "info")
+        .env_remove("TMS_ENGINE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start tms-local");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("tms-local exited before listening")
+            .expect("read log line");
+        let v: Value = serde_json::from_str(&line).expect("log lines are JSON");
+        if v["fields"]["message"] == "TMS listening" {
+            break v["fields"]["address"]
+                .as_str()
+                .expect("address")
+                .to_string();
+        }
+    };
+    // Keep draining the logs so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr, dir }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn request(
+    s: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Reply {
+    let mut stream = TcpStream::connect(&s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        s.addr,
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    stream.write_all(req.as_bytes()).expect("write");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+    }
+}
+
+#[test]
+fn the_readme_tour_against_the_real_binary() {
+    let s = start();
+    let run = json!({
+        "course_ref": "TGS-2020000697", "title": "Workplace Safety",
+        "registration_opening": "2025-01-01", "registration_closing": "2025-01-10",
+        "start_date": "2025-01-15", "end_date": "2025-01-16",
+        "delivery_mode": "classroom", "capacity": 20,
+        "venue": {"floor": "03", "unit": "01", "postal_code": "408533", "room": "R1"},
+        "sessions": [{"session_date": "2025-01-15", "start_time": "09:00", "end_time": "18:00"}]
+    });
+    let created = request(
+        &s,
+        "POST",
+        "/course-runs",
+        &[("Idempotency-Key", "first-run")],
+        Some(&run),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        created.header("location"),
+        Some(format!("/course-runs/{id}").as_str())
+    );
+    assert_eq!(created.header("etag"), Some("\"1\""));
+
+    let listed = request(
+        &s,
+        "GET",
+        "/course-runs?status=pending&start_from=2025-01-01",
+        &[],
+        None,
+    );
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["items"][0]["id"], json!(id));
+
+    let path = format!("/course-runs/{id}");
+    let change = json!({"title": "Workplace Safety (revised)"});
+    let updated = request(&s, "PATCH", &path, &[("If-Match", "\"1\"")], Some(&change));
+    assert_eq!(updated.status, 200, "{:?}", updated.body);
+    assert_eq!(updated.header("etag"), Some("\"2\""));
+    let stale = request(&s, "PATCH", &path, &[("If-Match", "\"1\"")], Some(&change));
+    assert_eq!(stale.status, 412);
+    assert_eq!(
+        stale.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    let cancelled = request(
+        &s,
+        "POST",
+        &format!("{path}/cancel"),
+        &[("If-Match", "\"2\"")],
+        Some(&json!({"reason": "not enough trainees"})),
+    );
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+
+    let audit = request(
+        &s,
+        "GET",
+        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
+        &[],
+        None,
+    );
+    assert_eq!(audit.status, 200);
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "course_run.cancelled",
+            "course_run.updated",
+            "course_run.created"
+        ]
+    );
+}
