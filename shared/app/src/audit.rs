@@ -31,26 +31,35 @@ impl App {
         params: &AuditListParams,
     ) -> Result<ListPage<AuditRecord>, AppError> {
         let mut errors = ValidationErrors::default();
-        match params.entity_type.as_deref() {
-            None => errors.push("entity_type", "is required"),
-            Some(t) if !AUDITED_ENTITY_TYPES.contains(&t) => errors.push(
-                "entity_type",
-                format!("must be one of: {}", AUDITED_ENTITY_TYPES.join(", ")),
-            ),
-            _ => {}
-        }
-        match params.entity_id.as_deref() {
-            None => errors.push("entity_id", "is required"),
-            Some(id) if !is_valid_id(id) => errors.push("entity_id", "must be an id (a UUID)"),
-            _ => {}
-        }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        let (limit, cursor) = parse_paging(params.limit.as_deref(), params.cursor.as_deref())?;
-        let (Some(entity_type), Some(entity_id)) = (&params.entity_type, &params.entity_id) else {
-            return Err(AppError::Internal("checked above".into()));
+        let entity_type = match params.entity_type.as_deref() {
+            None => {
+                errors.push("entity_type", "is required");
+                None
+            }
+            Some(t) if !AUDITED_ENTITY_TYPES.contains(&t) => {
+                errors.push(
+                    "entity_type",
+                    format!("must be one of: {}", AUDITED_ENTITY_TYPES.join(", ")),
+                );
+                None
+            }
+            Some(t) => Some(t),
         };
+        let entity_id = match params.entity_id.as_deref() {
+            None => {
+                errors.push("entity_id", "is required");
+                None
+            }
+            Some(id) if !is_valid_id(id) => {
+                errors.push("entity_id", "must be an id (a UUID)");
+                None
+            }
+            Some(id) => Some(id),
+        };
+        let (Some(entity_type), Some(entity_id)) = (entity_type, entity_id) else {
+            return Err(errors.into());
+        };
+        let (limit, cursor) = parse_paging(params.limit.as_deref(), params.cursor.as_deref())?;
         let query = Query {
             index: None,
             pk: keys::audit_pk(entity_type, entity_id),
@@ -59,15 +68,6 @@ impl App {
             limit,
             cursor,
         };
-        let page = self.store.query(&query).await?;
-        let items = page
-            .items
-            .iter()
-            .map(|i| decode(i, ENTITY_AUDIT))
-            .collect::<Result<Vec<AuditRecord>, AppError>>()?;
-        Ok(ListPage {
-            items,
-            next_cursor: page.next.map(|c| c.encode()),
-        })
+        self.list_page(&query, |i| decode(i, ENTITY_AUDIT)).await
     }
 }

@@ -276,22 +276,14 @@ impl App {
             limit,
             cursor,
         };
-        let page = self.store.query(&query).await?;
-        let items = page
-            .items
-            .iter()
-            .map(|item| {
-                Ok(CourseRunView {
-                    run: decode(item, ENTITY_COURSE_RUN)?,
-                    version: item.version,
-                    sessions: None,
-                })
+        self.list_page(&query, |item| {
+            Ok(CourseRunView {
+                run: decode(item, ENTITY_COURSE_RUN)?,
+                version: item.version,
+                sessions: None,
             })
-            .collect::<Result<Vec<_>, AppError>>()?;
-        Ok(ListPage {
-            items,
-            next_cursor: page.next.map(|c| c.encode()),
         })
+        .await
     }
 
     /// Updates a run's fields: 1 Query + 1 TransactWriteItems + 1 SendMessage.

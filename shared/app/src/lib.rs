@@ -45,6 +45,27 @@ pub struct ListPage<T> {
     pub next_cursor: Option<String>,
 }
 
+impl App {
+    /// One page of a list: one Query, each item decoded by `decode_item`,
+    /// and the cursor of the next page.
+    pub(crate) async fn list_page<T>(
+        &self,
+        query: &tms_ports::Query,
+        decode_item: impl Fn(&tms_ports::Item) -> Result<T, AppError>,
+    ) -> Result<ListPage<T>, AppError> {
+        let page = self.store.query(query).await?;
+        let items = page
+            .items
+            .iter()
+            .map(decode_item)
+            .collect::<Result<Vec<T>, AppError>>()?;
+        Ok(ListPage {
+            items,
+            next_cursor: page.next.map(|c| c.encode()),
+        })
+    }
+}
+
 /// Default and largest page sizes of the HTTP lists.
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
 pub const MAX_PAGE_SIZE: u32 = tms_ports::store::MAX_PAGE_SIZE;
