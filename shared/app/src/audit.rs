@@ -2,9 +2,9 @@
 //! audit record.
 
 use serde::Deserialize;
-use tms_domain::audit::{AuditRecord, ENTITY_AUDIT};
-use tms_domain::course_run::{is_valid_id, ENTITY_COURSE_RUN};
-use tms_domain::ValidationErrors;
+use tms_domain::audit::AuditRecord;
+use tms_domain::ids::is_canonical_uuid;
+use tms_domain::{EntityType, ValidationErrors};
 use tms_ports::{Query, SkCondition};
 
 use crate::error::AppError;
@@ -12,7 +12,7 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [&str; 1] = [ENTITY_COURSE_RUN];
+pub const AUDITED_ENTITY_TYPES: [EntityType; 1] = [EntityType::CourseRun];
 
 /// The query string of `GET /audit-logs`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -36,30 +36,43 @@ impl App {
                 errors.push("entity_type", "is required");
                 None
             }
-            Some(t) if !AUDITED_ENTITY_TYPES.contains(&t) => {
-                errors.push(
-                    "entity_type",
-                    format!("must be one of: {}", AUDITED_ENTITY_TYPES.join(", ")),
-                );
-                None
-            }
-            Some(t) => Some(t),
+            Some(t) => match AUDITED_ENTITY_TYPES.iter().find(|a| a.as_str() == t) {
+                Some(a) => Some(*a),
+                None => {
+                    let names: Vec<&str> =
+                        AUDITED_ENTITY_TYPES.iter().map(|a| a.as_str()).collect();
+                    errors.push(
+                        "entity_type",
+                        format!("must be one of: {}", names.join(", ")),
+                    );
+                    None
+                }
+            },
         };
         let entity_id = match params.entity_id.as_deref() {
             None => {
                 errors.push("entity_id", "is required");
                 None
             }
-            Some(id) if !is_valid_id(id) => {
-                errors.push("entity_id", "must be an id (a UUID)");
+            Some(id) if !is_canonical_uuid(id) => {
+                errors.push("entity_id", "must be an id: a UUID in lowercase");
                 None
             }
             Some(id) => Some(id),
         };
-        let (Some(entity_type), Some(entity_id)) = (entity_type, entity_id) else {
-            return Err(errors.into());
+        let paging = parse_paging(params.limit.as_deref(), params.cursor.as_deref());
+        if let Err(AppError::InvalidQuery(v)) = &paging {
+            errors.0.extend(v.0.iter().cloned());
+        }
+        let (Some(entity_type), Some(entity_id), true) =
+            (entity_type, entity_id, errors.is_empty())
+        else {
+            return Err(AppError::InvalidQuery(errors));
         };
-        let (limit, cursor) = parse_paging(params.limit.as_deref(), params.cursor.as_deref())?;
+        let (limit, cursor) = paging?;
+        if cursor.as_ref().is_some_and(|c| !keys::is_audit_cursor(c)) {
+            return Err(AppError::InvalidCursor);
+        }
         let query = Query {
             index: None,
             pk: keys::audit_pk(entity_type, entity_id),
@@ -68,6 +81,6 @@ impl App {
             limit,
             cursor,
         };
-        self.list_page(&query, |i| decode(i, ENTITY_AUDIT)).await
+        self.list_page(&query, decode::<AuditRecord>).await
     }
 }

@@ -4,17 +4,18 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tms_domain::course_run::{
-    is_valid_id, run_fields, CancelInput, CourseRun, CourseRunInput, CourseRunPatch, RunStatus,
-    Session, SessionInput, SessionPatch, ENTITY_COURSE_RUN, ENTITY_SESSION,
+    check_session_cap, CancelInput, CourseRun, CourseRunInput, RunStatus, Session, SessionInput,
 };
+use tms_domain::ids::{RunId, SessionId, TypedId};
+use tms_domain::patch::MergePatch;
 use tms_domain::sync::JobType;
-use tms_domain::ValidationErrors;
+use tms_domain::{AuditAction, EntityType, ValidationErrors};
 use tms_ports::{Index, Item, Query, SkCondition};
 
-use crate::context::{IdempotencyRequest, Idempotent, RequestContext};
+use crate::context::{IdempotencyRequest, Idempotent, Precondition, RequestContext, Written};
 use crate::error::AppError;
-use crate::records::{decode, run_item, session_item};
-use crate::write::{ChangeSet, Committed};
+use crate::records::{decode, is, run_item, session_item};
+use crate::write::{outcome, ChangeSet, OnConflict};
 use crate::{keys, parse_paging, App, ListPage};
 
 /// A session with its ETag version.
@@ -25,6 +26,15 @@ pub struct SessionView {
     pub version: u64,
 }
 
+impl SessionView {
+    pub fn location(&self) -> String {
+        format!(
+            "/course-runs/{}/sessions/{}",
+            self.session.course_run_id, self.session.id
+        )
+    }
+}
+
 /// A run with its version and, when read alone, its sessions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CourseRunView {
@@ -33,6 +43,12 @@ pub struct CourseRunView {
     pub version: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions: Option<Vec<SessionView>>,
+}
+
+impl CourseRunView {
+    pub fn location(&self) -> String {
+        format!("/course-runs/{}", self.run.id)
+    }
 }
 
 /// The filters of `GET /course-runs`, as given in the query string.
@@ -48,20 +64,20 @@ pub struct RunListParams {
     pub cursor: Option<String>,
 }
 
-fn run_not_found() -> AppError {
-    AppError::NotFound("course run")
-}
-
-fn check_id(id: &str, what: &'static str) -> Result<(), AppError> {
-    if is_valid_id(id) {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(what))
-    }
-}
-
-fn snapshot<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+/// A representation serialized once: the response body, the audit snapshot
+/// and the Idempotency-Key record are all this one value.
+fn written<T: Serialize>(
+    view: &T,
+    version: u64,
+    location: Option<String>,
+) -> Result<Written, AppError> {
+    let body =
+        serde_json::to_value(view).map_err(|e| AppError::Internal(format!("serialize: {e}")))?;
+    Ok(Written {
+        body,
+        version,
+        location,
+    })
 }
 
 /// The run and its sessions as read from the run's partition.
@@ -82,11 +98,14 @@ impl RunPartition {
             })
             .collect();
         sessions.sort_by(|a, b| {
-            (a.session.session_date, a.session.start_time, &a.session.id).cmp(&(
-                b.session.session_date,
-                b.session.start_time,
-                &b.session.id,
-            ))
+            let key = |s: &SessionView| {
+                (
+                    s.session.fields.session_date,
+                    s.session.fields.start_time,
+                    s.session.id.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
         });
         CourseRunView {
             run: self.run.clone(),
@@ -95,16 +114,19 @@ impl RunPartition {
         }
     }
 
-    fn session(&self, id: &str) -> Option<&(Session, u64)> {
-        self.sessions.iter().find(|(s, _)| s.id == id)
+    fn session(&self, id: &SessionId) -> Option<&(Session, u64)> {
+        self.sessions.iter().find(|(s, _)| s.id == *id)
+    }
+
+    fn sessions(&self) -> Vec<Session> {
+        self.sessions.iter().map(|(s, _)| s.clone()).collect()
     }
 }
 
 impl App {
     /// Reads a run with its sessions: one Query of the run's partition (more
     /// only for a run whose sessions exceed one page of 1 MB).
-    async fn read_run_partition(&self, id: &str) -> Result<RunPartition, AppError> {
-        check_id(id, "course run")?;
+    async fn read_run_partition(&self, id: &RunId) -> Result<RunPartition, AppError> {
         let (lo, hi) = keys::run_and_sessions_range(id);
         let mut query = Query {
             index: None,
@@ -126,17 +148,13 @@ impl App {
         let mut run = None;
         let mut sessions = Vec::new();
         for item in &items {
-            match item.entity_type.as_str() {
-                ENTITY_COURSE_RUN => {
-                    run = Some((decode::<CourseRun>(item, ENTITY_COURSE_RUN)?, item.version))
-                }
-                ENTITY_SESSION => {
-                    sessions.push((decode::<Session>(item, ENTITY_SESSION)?, item.version))
-                }
-                _ => {}
+            if is::<CourseRun>(item) {
+                run = Some((decode::<CourseRun>(item)?, item.version));
+            } else if is::<Session>(item) {
+                sessions.push((decode::<Session>(item)?, item.version));
             }
         }
-        let (run, version) = run.ok_or_else(run_not_found)?;
+        let (run, version) = run.ok_or(AppError::NotFound("course run"))?;
         Ok(RunPartition {
             run,
             version,
@@ -145,14 +163,18 @@ impl App {
     }
 
     /// Reads the run item alone: one GetItem.
-    async fn read_run(&self, id: &str) -> Result<(CourseRun, u64), AppError> {
-        check_id(id, "course run")?;
+    async fn read_run(&self, id: &RunId) -> Result<(CourseRun, u64), AppError> {
         let item = self
             .store
             .get(&keys::run_pk(id), &keys::run_sk(id))
             .await?
-            .ok_or_else(run_not_found)?;
-        Ok((decode(&item, ENTITY_COURSE_RUN)?, item.version))
+            .ok_or(AppError::NotFound("course run"))?;
+        Ok((decode(&item)?, item.version))
+    }
+
+    fn new_id<T: TypedId>(&self) -> Result<T, AppError> {
+        T::parse(&self.ids.new_id())
+            .map_err(|_| AppError::Internal(format!("the id generator made a bad {} id", T::WHAT)))
     }
 
     /// Creates a run with its sessions: 1 TransactWriteItems + 1 SendMessage.
@@ -161,64 +183,66 @@ impl App {
         ctx: &RequestContext,
         input: CourseRunInput,
         idem: Option<IdempotencyRequest>,
-    ) -> Result<Idempotent<CourseRunView>, AppError> {
-        let (fields, session_fields) = input.parse()?;
+    ) -> Result<Idempotent, AppError> {
+        let parsed = self
+            .replay_or(ctx, idem.as_ref(), input.parse().map_err(AppError::from))
+            .await?;
+        let (fields, session_fields) = match parsed {
+            Ok(p) => p,
+            Err(first) => return Ok(Idempotent::Replayed(first)),
+        };
         let now = self.now();
-        let run = CourseRun::create(self.ids.new_id(), fields, now);
-        let sessions: Vec<Session> = session_fields
-            .into_iter()
-            .map(|f| Session::create(self.ids.new_id(), run.id.clone(), f, now))
-            .collect();
+        let run = CourseRun::create(self.new_id()?, fields, now);
+        let mut sessions = Vec::with_capacity(session_fields.len());
+        for f in session_fields {
+            sessions.push(Session::create(self.new_id()?, run.id.clone(), f, now));
+        }
+        let mut change = ChangeSet::default();
+        change.put_new(run_item(&run, 1)?, OnConflict::Exists("course run"));
+        for s in &sessions {
+            change.put_new(session_item(s, 1)?, OnConflict::Exists("session"));
+        }
         let view = RunPartition {
-            run: run.clone(),
+            run,
             version: 1,
-            sessions: sessions.iter().map(|s| (s.clone(), 1)).collect(),
+            sessions: sessions.into_iter().map(|s| (s, 1)).collect(),
         }
         .view();
-
-        let mut change = ChangeSet::default();
-        change.put_new(run_item(&run, 1)?);
-        for s in &sessions {
-            change.put_new(session_item(s, 1)?);
-        }
+        let response = written(&view, 1, Some(view.location()))?;
+        let run = &view.run;
         change.audit(&self.audit_record(
             ctx,
-            ENTITY_COURSE_RUN,
-            &run.id,
-            "course_run.created",
-            snapshot(&view),
+            EntityType::CourseRun,
+            run.id.as_str(),
+            AuditAction::CourseRunCreated,
+            response.body.clone(),
             now,
         ))?;
         change.job(self.sync_job(
             ctx,
             JobType::CourseRunUpsert,
-            ENTITY_COURSE_RUN,
-            &run.id,
+            EntityType::CourseRun,
+            run.id.as_str(),
             1,
             now,
         ))?;
-        let response = snapshot(&view);
         let committed = self
-            .commit(ctx, change, idem.as_ref().map(|i| (i, &response)), |_| {
-                AppError::Conflict("the course run exists already".into())
-            })
+            .commit(ctx, change, idem.as_ref().map(|i| (i, &response)))
             .await?;
-        Ok(match committed {
-            Committed::Done => {
-                tracing::info!(run_id = %run.id, sessions = sessions.len(), "course run created");
-                Idempotent::New(view)
-            }
-            Committed::Replayed(body) => Idempotent::Replayed(body),
-        })
+        if matches!(committed, crate::write::Committed::Done) {
+            tracing::info!(run_id = %run.id, sessions = view.sessions.as_ref().map_or(0, Vec::len), "course run created");
+        }
+        Ok(outcome(committed, response))
     }
 
     /// Reads a run with its sessions: 1 Query.
-    pub async fn get_course_run(&self, id: &str) -> Result<CourseRunView, AppError> {
+    pub async fn get_course_run(&self, id: &RunId) -> Result<CourseRunView, AppError> {
         Ok(self.read_run_partition(id).await?.view())
     }
 
     /// Lists runs, by status or all (or only the active ones), in a start-date
-    /// range, oldest start first: 1 Query on an index per page.
+    /// range, oldest start first: 1 Query on an index per page. Every
+    /// problem with the parameters is a 400 naming the parameter.
     pub async fn list_course_runs(
         &self,
         params: &RunListParams,
@@ -253,17 +277,23 @@ impl App {
         let paging = parse_paging(params.limit.as_deref(), params.cursor.as_deref());
         let (limit, cursor) = match paging {
             Ok(p) => p,
-            Err(AppError::Validation(v)) => {
+            Err(AppError::InvalidQuery(v)) => {
                 errors.0.extend(v.0);
-                return Err(errors.into());
+                (1, None)
             }
             Err(e) => return Err(e),
         };
         if !errors.is_empty() {
-            return Err(errors.into());
+            return Err(AppError::InvalidQuery(errors));
+        }
+        if cursor
+            .as_ref()
+            .is_some_and(|c| !keys::is_run_listing_cursor(c))
+        {
+            return Err(AppError::InvalidCursor);
         }
         let (index, pk) = match (status, active) {
-            (Some(s), _) => (Index::Gsi2, keys::runs_by_status(s.as_str())),
+            (Some(s), _) => (Index::Gsi2, keys::runs_by_status(s)),
             (None, true) => (Index::Gsi3, keys::RUNS_ACTIVE.to_string()),
             (None, false) => (Index::Gsi1, keys::RUNS_ALL.to_string()),
         };
@@ -278,7 +308,7 @@ impl App {
         };
         self.list_page(&query, |item| {
             Ok(CourseRunView {
-                run: decode(item, ENTITY_COURSE_RUN)?,
+                run: decode(item)?,
                 version: item.version,
                 sessions: None,
             })
@@ -286,43 +316,44 @@ impl App {
         .await
     }
 
-    /// Updates a run's fields: 1 Query + 1 TransactWriteItems + 1 SendMessage.
+    /// Updates a run's fields by a JSON merge patch: 1 Query + 1
+    /// TransactWriteItems + 1 SendMessage.
     pub async fn update_course_run(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        if_match: Option<u64>,
-        patch: CourseRunPatch,
-    ) -> Result<CourseRunView, AppError> {
-        let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-        let part = self.read_run_partition(id).await?;
-        if part.version != expected {
-            return Err(AppError::PreconditionFailed);
+        id: &RunId,
+        if_match: Option<Precondition>,
+        patch: MergePatch,
+    ) -> Result<Written, AppError> {
+        if if_match.is_none() {
+            return Err(AppError::PreconditionRequired);
         }
-        let sessions: Vec<Session> = part.sessions.iter().map(|(s, _)| s.clone()).collect();
-        let now = self.now();
-        let updated = part.run.apply_patch(&patch, &sessions, now)?;
-        let view = RunPartition {
-            run: updated.clone(),
+        let part = self.read_run_partition(id).await?;
+        let expected = Precondition::check(if_match.as_ref(), part.version)?;
+        let updated = part.run.apply_patch(&patch, &part.sessions(), self.now())?;
+        let view = CourseRunView {
+            run: updated,
             version: expected + 1,
+            sessions: None,
+        };
+        let response = written(&view, expected + 1, None)?;
+        let change = self.run_change(
+            ctx,
+            &view.run,
+            expected,
+            AuditAction::CourseRunUpdated,
+            response.body.clone(),
+            JobType::CourseRunUpsert,
+        )?;
+        self.commit(ctx, change, None).await?;
+        // The answer carries the sessions, as a GET does.
+        let full = RunPartition {
+            run: view.run,
+            version: view.version,
             sessions: part.sessions,
         }
         .view();
-        let audit_view = CourseRunView {
-            sessions: None,
-            ..view.clone()
-        };
-        let change = self.run_change(
-            ctx,
-            &updated,
-            expected,
-            "course_run.updated",
-            snapshot(&audit_view),
-            JobType::CourseRunUpsert,
-        )?;
-        self.commit(ctx, change, None, |_| AppError::PreconditionFailed)
-            .await?;
-        Ok(view)
+        written(&full, full.version, None)
     }
 
     /// Cancels a run: 1 GetItem + 1 TransactWriteItems + 1 SendMessage.
@@ -331,132 +362,157 @@ impl App {
     pub async fn cancel_course_run(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        if_match: Option<u64>,
+        id: &RunId,
+        if_match: Option<Precondition>,
         input: CancelInput,
         idem: Option<IdempotencyRequest>,
-    ) -> Result<Idempotent<CourseRunView>, AppError> {
-        let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-        let reason = input.parse()?;
-        let (run, current) = self.read_run(id).await?;
-        let cancelled = if current != expected {
-            Err(AppError::PreconditionFailed)
-        } else {
-            run.cancel(reason, self.now()).map_err(AppError::from)
-        };
-        let cancelled = match cancelled {
-            Ok(c) => c,
-            Err(e) => {
-                return match self.replay_or(ctx, idem.as_ref(), e).await? {
-                    Committed::Replayed(body) => Ok(Idempotent::Replayed(body)),
-                    Committed::Done => Err(AppError::Internal("replay without a response".into())),
-                }
+    ) -> Result<Idempotent, AppError> {
+        let attempt = async {
+            if if_match.is_none() {
+                return Err(AppError::PreconditionRequired);
             }
+            let reason = input.parse()?;
+            let (run, current) = self.read_run(id).await?;
+            let expected = Precondition::check(if_match.as_ref(), current)?;
+            Ok((run.cancel(reason, self.now())?, expected))
+        }
+        .await;
+        let (cancelled, expected) = match self.replay_or(ctx, idem.as_ref(), attempt).await? {
+            Ok(c) => c,
+            Err(first) => return Ok(Idempotent::Replayed(first)),
         };
         let view = CourseRunView {
-            run: cancelled.clone(),
+            run: cancelled,
             version: expected + 1,
             sessions: None,
         };
+        let response = written(&view, expected + 1, None)?;
         let change = self.run_change(
             ctx,
-            &cancelled,
+            &view.run,
             expected,
-            "course_run.cancelled",
-            snapshot(&view),
+            AuditAction::CourseRunCancelled,
+            response.body.clone(),
             JobType::CourseRunCancel,
         )?;
-        let response = snapshot(&view);
         let committed = self
-            .commit(ctx, change, idem.as_ref().map(|i| (i, &response)), |_| {
-                AppError::PreconditionFailed
-            })
+            .commit(ctx, change, idem.as_ref().map(|i| (i, &response)))
             .await?;
-        Ok(match committed {
-            Committed::Done => Idempotent::New(view),
-            Committed::Replayed(body) => Idempotent::Replayed(body),
-        })
+        Ok(outcome(committed, response))
     }
 
-    /// Adds a session to a run: 1 GetItem + 1 TransactWriteItems + 1
+    /// Adds a session to a run: 1 Query + 1 TransactWriteItems + 1
     /// SendMessage. The run's version goes up too: TPGateway must hear of
     /// the run's new schedule, and concurrent session edits serialize on it.
     pub async fn add_session(
         &self,
         ctx: &RequestContext,
-        run_id: &str,
+        run_id: &RunId,
         input: SessionInput,
         idem: Option<IdempotencyRequest>,
-    ) -> Result<Idempotent<SessionView>, AppError> {
-        let mut errors = ValidationErrors::default();
-        let fields = input.parse(&mut errors, "");
-        let (run, run_version) = self.read_run(run_id).await?;
-        let Some(fields) = fields else {
-            return Err(errors.into());
-        };
-        fields.check_within(&run_fields(&run), &mut errors, "");
-        if !errors.is_empty() {
-            return Err(errors.into());
+    ) -> Result<Idempotent, AppError> {
+        let attempt = async {
+            let mut errors = ValidationErrors::default();
+            let fields = input.parse(&mut errors, "");
+            let part = self.read_run_partition(run_id).await?;
+            let Some(fields) = fields else {
+                return Err(errors.into());
+            };
+            check_session_cap(part.sessions.len())?;
+            fields.check_within(&part.run.fields, &mut errors, "");
+            fields.check_no_overlap(part.sessions.iter().map(|(s, _)| s), &mut errors);
+            errors.into_result((part, fields)).map_err(AppError::from)
         }
+        .await;
+        let (part, fields) = match self.replay_or(ctx, idem.as_ref(), attempt).await? {
+            Ok(v) => v,
+            Err(first) => return Ok(Idempotent::Replayed(first)),
+        };
         let now = self.now();
-        let session = Session::create(self.ids.new_id(), run.id.clone(), fields, now);
+        let session = Session::create(self.new_id()?, run_id.clone(), fields, now);
         let view = SessionView {
-            session: session.clone(),
+            session,
             version: 1,
         };
-        let mut change = self.session_change(ctx, &run, run_version, "session.added", &view)?;
-        change.put_new(session_item(&session, 1)?);
-        let response = snapshot(&view);
+        let response = written(&view, 1, Some(view.location()))?;
+        let mut change = self.session_change(
+            ctx,
+            &part.run,
+            part.version,
+            AuditAction::SessionAdded,
+            &response,
+        )?;
+        change.put_new(
+            session_item(&view.session, 1)?,
+            OnConflict::Exists("session"),
+        );
         let committed = self
-            .commit(ctx, change, idem.as_ref().map(|i| (i, &response)), |_| {
-                AppError::Conflict("the course run changed concurrently; retry".into())
-            })
+            .commit(ctx, change, idem.as_ref().map(|i| (i, &response)))
             .await?;
-        Ok(match committed {
-            Committed::Done => Idempotent::New(view),
-            Committed::Replayed(body) => Idempotent::Replayed(body),
-        })
+        Ok(outcome(committed, response))
     }
 
-    /// Changes a session: 1 Query + 1 TransactWriteItems + 1 SendMessage.
+    /// Changes a session by a JSON merge patch: 1 Query + 1
+    /// TransactWriteItems + 1 SendMessage.
     pub async fn update_session(
         &self,
         ctx: &RequestContext,
-        run_id: &str,
-        session_id: &str,
-        if_match: Option<u64>,
-        patch: SessionPatch,
-    ) -> Result<SessionView, AppError> {
+        run_id: &RunId,
+        session_id: &SessionId,
+        if_match: Option<Precondition>,
+        patch: MergePatch,
+    ) -> Result<Written, AppError> {
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
-        let updated = session.apply_patch(&patch, &part.run, self.now())?;
+        let updated = session.apply_patch(&patch, &part.run, &part.sessions(), self.now())?;
         let view = SessionView {
-            session: updated.clone(),
+            session: updated,
             version: expected + 1,
         };
-        let mut change =
-            self.session_change(ctx, &part.run, part.version, "session.updated", &view)?;
-        change.put_versioned(session_item(&updated, expected + 1)?, expected);
-        self.commit(ctx, change, None, session_conflict).await?;
-        Ok(view)
+        let response = written(&view, expected + 1, None)?;
+        let mut change = self.session_change(
+            ctx,
+            &part.run,
+            part.version,
+            AuditAction::SessionUpdated,
+            &response,
+        )?;
+        change.put_versioned(
+            session_item(&view.session, expected + 1)?,
+            expected,
+            OnConflict::Stale,
+        );
+        self.commit(ctx, change, None).await?;
+        Ok(response)
     }
 
     /// Removes a session: 1 Query + 1 TransactWriteItems + 1 SendMessage.
     pub async fn remove_session(
         &self,
         ctx: &RequestContext,
-        run_id: &str,
-        session_id: &str,
-        if_match: Option<u64>,
+        run_id: &RunId,
+        session_id: &SessionId,
+        if_match: Option<Precondition>,
     ) -> Result<(), AppError> {
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
         let view = SessionView {
             session,
             version: expected,
         };
-        let mut change =
-            self.session_change(ctx, &part.run, part.version, "session.removed", &view)?;
-        change.delete_versioned(keys::run_pk(run_id), keys::session_sk(session_id), expected);
-        self.commit(ctx, change, None, session_conflict).await?;
+        let snapshot = written(&view, expected, None)?;
+        let mut change = self.session_change(
+            ctx,
+            &part.run,
+            part.version,
+            AuditAction::SessionRemoved,
+            &snapshot,
+        )?;
+        change.delete_versioned(
+            keys::run_pk(run_id),
+            keys::session_sk(session_id),
+            expected,
+            OnConflict::Stale,
+        );
+        self.commit(ctx, change, None).await?;
         Ok(())
     }
 
@@ -464,85 +520,106 @@ impl App {
     /// against the session's version.
     async fn read_session(
         &self,
-        run_id: &str,
-        session_id: &str,
-        if_match: Option<u64>,
+        run_id: &RunId,
+        session_id: &SessionId,
+        if_match: Option<Precondition>,
     ) -> Result<(RunPartition, Session, u64), AppError> {
-        let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-        check_id(session_id, "session")?;
+        if if_match.is_none() {
+            return Err(AppError::PreconditionRequired);
+        }
         let part = self.read_run_partition(run_id).await?;
         let (session, current) = part
             .session(session_id)
             .cloned()
             .ok_or(AppError::NotFound("session"))?;
-        if current != expected {
-            return Err(AppError::PreconditionFailed);
-        }
+        let expected = Precondition::check(if_match.as_ref(), current)?;
         Ok((part, session, expected))
     }
 
     /// The change every edit of a run makes: the run at its next version
-    /// (conditional on the version read; operation 0), its audit record and
-    /// the sync job of that version.
+    /// (conditional on the version read), its audit record and the sync job
+    /// of that version.
     fn run_change(
         &self,
         ctx: &RequestContext,
         run: &CourseRun,
         expected: u64,
-        action: &str,
+        action: AuditAction,
         audit_snapshot: Value,
         job_type: JobType,
+    ) -> Result<ChangeSet, AppError> {
+        self.run_change_as(
+            ctx,
+            run,
+            expected,
+            action,
+            audit_snapshot,
+            job_type,
+            OnConflict::Stale,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_change_as(
+        &self,
+        ctx: &RequestContext,
+        run: &CourseRun,
+        expected: u64,
+        action: AuditAction,
+        audit_snapshot: Value,
+        job_type: JobType,
+        on_conflict: OnConflict,
     ) -> Result<ChangeSet, AppError> {
         let now = run.updated_at;
         let version = expected + 1;
         let mut change = ChangeSet::default();
-        change.put_versioned(run_item(run, version)?, expected);
+        change.put_versioned(run_item(run, version)?, expected, on_conflict);
         change.audit(&self.audit_record(
             ctx,
-            ENTITY_COURSE_RUN,
-            &run.id,
+            EntityType::CourseRun,
+            run.id.as_str(),
             action,
             audit_snapshot,
             now,
         ))?;
-        change.job(self.sync_job(ctx, job_type, ENTITY_COURSE_RUN, &run.id, version, now))?;
+        change.job(self.sync_job(
+            ctx,
+            job_type,
+            EntityType::CourseRun,
+            run.id.as_str(),
+            version,
+            now,
+        ))?;
         Ok(change)
     }
 
     /// A session change is a change of its run: the run goes back to pending
     /// at its next version (TPGateway takes sessions with the run), and the
     /// record goes on the run's audit trail, where a person investigating
-    /// the run looks.
+    /// the run looks. The run's version was read by this request, not given
+    /// by the client: when it moved on, the request is retried (409,
+    /// retryable), not refused as stale.
     fn session_change(
         &self,
         ctx: &RequestContext,
         run: &CourseRun,
         run_version: u64,
-        action: &str,
-        view: &SessionView,
+        action: AuditAction,
+        session: &Written,
     ) -> Result<ChangeSet, AppError> {
         let touched = run.touched(self.now())?;
         let audit_snapshot = serde_json::json!({
-            "session": snapshot(view),
+            "session": session.body,
             "run_version": run_version + 1,
         });
-        self.run_change(
+        self.run_change_as(
             ctx,
             &touched,
             run_version,
             action,
             audit_snapshot,
             JobType::CourseRunUpsert,
+            OnConflict::Moved("course run"),
         )
-    }
-}
-
-/// Operation 0 of a session change is the run; any other failing condition
-/// is the session's own version.
-fn session_conflict(index: usize) -> AppError {
-    if index == 0 {
-        AppError::Conflict("the course run changed concurrently; retry".into())
-    } else {
-        AppError::PreconditionFailed
     }
 }

@@ -9,6 +9,9 @@ pub enum AppError {
     /// Input that breaks a rule; nothing was changed.
     #[error("{0}")]
     Validation(ValidationErrors),
+    /// Query parameters that are malformed or contradict each other.
+    #[error("{0}")]
+    InvalidQuery(ValidationErrors),
     #[error("{0} not found")]
     NotFound(&'static str),
     /// A duplicate, or a change the entity's state does not allow.
@@ -27,6 +30,10 @@ pub enum AppError {
     InvalidCursor,
     #[error("{0}")]
     TooLarge(String),
+    /// A concurrent change (or a concurrent request with the same
+    /// Idempotency-Key still in flight) got in the way; retry shortly.
+    #[error("{0}")]
+    Contention(String),
     /// The store or queue is unreachable or throttling; retryable.
     #[error("temporarily unavailable")]
     Unavailable(String),
@@ -36,7 +43,7 @@ pub enum AppError {
 
 impl AppError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, AppError::Unavailable(_))
+        matches!(self, AppError::Unavailable(_) | AppError::Contention(_))
     }
 }
 
@@ -61,12 +68,15 @@ impl From<StoreError> for AppError {
             StoreError::InvalidCursor(_) => AppError::InvalidCursor,
             StoreError::TooLarge(m) => AppError::TooLarge(m),
             StoreError::TransactionConflict => {
-                AppError::Conflict("a concurrent change touched the same data; retry".into())
+                AppError::Contention("a concurrent change touched the same data; retry".into())
             }
             StoreError::ConditionFailed { .. } => {
                 AppError::Conflict("the change conflicts with the stored data".into())
             }
             StoreError::Unavailable(m) => AppError::Unavailable(m),
+            // Input never reaches the store unchecked (dates, ranges, cursors
+            // and sizes are refused at the edge or in the use case), so an
+            // invalid request here is a bug: internal.
             StoreError::InvalidRequest(m) | StoreError::Backend(m) => AppError::Internal(m),
         }
     }

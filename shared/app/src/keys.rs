@@ -2,6 +2,11 @@
 //! strings; docs/access-patterns.md explains what serves which pattern.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use tms_domain::course_run::RunStatus;
+use tms_domain::ids::{RunId, SessionId, TrainerId, TypedId};
+use tms_domain::sync::SyncStatus;
+use tms_domain::EntityType;
+use tms_ports::Cursor;
 
 /// A timestamp as it appears inside sort keys: RFC 3339, UTC, milliseconds,
 /// so that byte order is time order.
@@ -14,23 +19,37 @@ pub const HIGH: &str = "~";
 
 // --- course runs --------------------------------------------------------
 
-pub fn run_pk(run_id: &str) -> String {
+pub fn run_pk(run_id: &RunId) -> String {
     format!("RUN#{run_id}")
 }
-pub fn run_sk(run_id: &str) -> String {
+pub fn run_sk(run_id: &RunId) -> String {
     format!("RUN#{run_id}")
 }
 /// GSI1: every run, by start date.
 pub const RUNS_ALL: &str = "RUNS";
 /// GSI2: runs of one status, by start date.
-pub fn runs_by_status(status: &str) -> String {
-    format!("RUNS#STATUS#{status}")
+pub fn runs_by_status(status: RunStatus) -> String {
+    format!("RUNS#STATUS#{}", status.as_str())
 }
 /// GSI3 (sparse): runs that are not cancelled, by start date.
 pub const RUNS_ACTIVE: &str = "RUNS#ACTIVE";
 /// Sort key of a run in every run listing.
-pub fn run_listing_sk(start: NaiveDate, run_id: &str) -> String {
+pub fn run_listing_sk(start: NaiveDate, run_id: &RunId) -> String {
     format!("{start}#{run_id}")
+}
+/// Whether a cursor of a run listing holds keys that listing produces: the
+/// table key of a run and the listing key of the same run. Anything else
+/// was made up, and is refused before it reaches the store.
+pub fn is_run_listing_cursor(c: &Cursor) -> bool {
+    let Some((date, id)) = c.isk.as_deref().and_then(|k| k.split_once('#')) else {
+        return false;
+    };
+    let (Ok(date), Ok(id)) = (tms_domain::types::strict_date(date), RunId::parse(id)) else {
+        return false;
+    };
+    c.pk == run_pk(&id)
+        && c.sk == run_sk(&id)
+        && c.isk.as_deref() == Some(&run_listing_sk(date, &id))
 }
 /// Inclusive sort-key range of runs starting between two dates.
 pub fn run_listing_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (String, String) {
@@ -45,30 +64,38 @@ pub fn run_listing_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (Str
 
 // --- sessions (in their run's partition) ---------------------------------
 
-pub fn session_sk(session_id: &str) -> String {
+pub fn session_sk(session_id: &SessionId) -> String {
     format!("SESSION#{session_id}")
 }
 /// Sort-key range of a run partition that holds the run item and its
 /// sessions, and nothing else stored there (enrolment guards sort before it).
-pub fn run_and_sessions_range(run_id: &str) -> (String, String) {
+pub fn run_and_sessions_range(run_id: &RunId) -> (String, String) {
     (run_sk(run_id), "SESSION$".into())
 }
 /// GSI1: a trainer's sessions by date.
-pub fn trainer_sessions_pk(trainer_id: &str) -> String {
+pub fn trainer_sessions_pk(trainer_id: &TrainerId) -> String {
     format!("TRAINER#{trainer_id}")
 }
-pub fn trainer_session_sk(date: NaiveDate, session_id: &str) -> String {
+pub fn trainer_session_sk(date: NaiveDate, session_id: &SessionId) -> String {
     format!("SESSION#{date}#{session_id}")
 }
 /// GSI2: a session's run, from the session id.
-pub fn session_lookup_pk(session_id: &str) -> String {
+pub fn session_lookup_pk(session_id: &SessionId) -> String {
     format!("SESSION#{session_id}")
 }
 
 // --- audit ----------------------------------------------------------------
 
-pub fn audit_pk(entity_type: &str, entity_id: &str) -> String {
+pub fn audit_pk(entity_type: EntityType, entity_id: &str) -> String {
     format!("AUDIT#{entity_type}#{entity_id}")
+}
+/// Whether a cursor of an audit trail holds a key the trail produces: a
+/// timestamp and an id.
+pub fn is_audit_cursor(c: &Cursor) -> bool {
+    c.ipk.is_none()
+        && c.sk.split_once('#').is_some_and(|(at, id)| {
+            DateTime::parse_from_rfc3339(at).is_ok() && tms_domain::ids::is_canonical_uuid(id)
+        })
 }
 pub fn audit_sk(at: DateTime<Utc>, audit_id: &str) -> String {
     format!("{}#{audit_id}", ts(at))
@@ -88,15 +115,19 @@ pub fn sync_job_pk(job_id: &str) -> String {
     format!("SYNCJOB#{job_id}")
 }
 /// GSI1: the jobs of one entity.
-pub fn sync_jobs_of_entity_pk(entity_type: &str, entity_id: &str) -> String {
+pub fn sync_jobs_of_entity_pk(entity_type: EntityType, entity_id: &str) -> String {
     format!("SYNCJOBS#{entity_type}#{entity_id}")
 }
 /// GSI2: jobs of one status.
-pub fn sync_jobs_by_status_pk(status: &str) -> String {
-    format!("SYNCJOBS#STATUS#{status}")
+pub fn sync_jobs_by_status_pk(status: SyncStatus) -> String {
+    format!("SYNCJOBS#STATUS#{}", status.as_str())
 }
 /// GSI3 (sparse): jobs the sweeper must look at, by next_retry_at.
 pub const SYNC_DUE: &str = "SYNC#DUE";
+/// Sort-key range of the due index: every job due at or before `now`.
+pub fn sync_due_range(now: DateTime<Utc>) -> (String, String) {
+    ("0".into(), format!("{}#{HIGH}", ts(now)))
+}
 pub fn timed_sk(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", ts(at))
 }
@@ -112,28 +143,50 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const R1: &str = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff01";
+    const S1: &str = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff02";
+    const T1: &str = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff03";
+
+    fn r1() -> RunId {
+        RunId::parse(R1).unwrap()
+    }
+
     #[test]
     fn pinned_key_strings() {
         let d = NaiveDate::from_ymd_opt(2025, 1, 15).unwrap();
         let t = Utc.with_ymd_and_hms(2025, 1, 5, 2, 3, 4).unwrap();
-        assert_eq!(run_pk("r1"), "RUN#r1");
-        assert_eq!(run_sk("r1"), "RUN#r1");
-        assert_eq!(runs_by_status("pending"), "RUNS#STATUS#pending");
-        assert_eq!(run_listing_sk(d, "r1"), "2025-01-15#r1");
-        assert_eq!(session_sk("s1"), "SESSION#s1");
-        assert_eq!(trainer_sessions_pk("t1"), "TRAINER#t1");
-        assert_eq!(trainer_session_sk(d, "s1"), "SESSION#2025-01-15#s1");
-        assert_eq!(session_lookup_pk("s1"), "SESSION#s1");
-        assert_eq!(audit_pk("course_run", "r1"), "AUDIT#course_run#r1");
+        let s1 = SessionId::parse(S1).unwrap();
+        assert_eq!(run_pk(&r1()), format!("RUN#{R1}"));
+        assert_eq!(run_sk(&r1()), format!("RUN#{R1}"));
+        assert_eq!(runs_by_status(RunStatus::Pending), "RUNS#STATUS#pending");
+        assert_eq!(run_listing_sk(d, &r1()), format!("2025-01-15#{R1}"));
+        assert_eq!(session_sk(&s1), format!("SESSION#{S1}"));
+        assert_eq!(
+            trainer_sessions_pk(&TrainerId::parse(T1).unwrap()),
+            format!("TRAINER#{T1}")
+        );
+        assert_eq!(
+            trainer_session_sk(d, &s1),
+            format!("SESSION#2025-01-15#{S1}")
+        );
+        assert_eq!(session_lookup_pk(&s1), format!("SESSION#{S1}"));
+        assert_eq!(audit_pk(EntityType::CourseRun, "r1"), "AUDIT#course_run#r1");
         assert_eq!(audit_sk(t, "a1"), "2025-01-05T02:03:04.000Z#a1");
         assert_eq!(audit_by_actor_pk("u1"), "AUDIT#ACTOR#u1");
         assert_eq!(audit_by_day_pk(t), "AUDIT#DAY#2025-01-05");
         assert_eq!(sync_job_pk("j1"), "SYNCJOB#j1");
         assert_eq!(
-            sync_jobs_of_entity_pk("course_run", "r1"),
+            sync_jobs_of_entity_pk(EntityType::CourseRun, "r1"),
             "SYNCJOBS#course_run#r1"
         );
-        assert_eq!(sync_jobs_by_status_pk("queued"), "SYNCJOBS#STATUS#queued");
+        assert_eq!(
+            sync_jobs_by_status_pk(SyncStatus::Queued),
+            "SYNCJOBS#STATUS#queued"
+        );
+        assert_eq!(
+            sync_due_range(t),
+            ("0".to_string(), "2025-01-05T02:03:04.000Z#~".to_string())
+        );
         assert_eq!(timed_sk(t, "j1"), "2025-01-05T02:03:04.000Z#j1");
         assert_eq!(idempotency_pk("u1", "k"), "IDEMPOTENCY#u1#k");
     }
@@ -142,15 +195,12 @@ mod tests {
     fn ranges_cover_their_items() {
         let d = NaiveDate::from_ymd_opt(2025, 1, 15).unwrap();
         let (lo, hi) = run_listing_range(Some(d), Some(d));
-        let sk = run_listing_sk(d, "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee");
+        let sk = run_listing_sk(d, &r1());
         assert!(lo.as_str() <= sk.as_str() && sk.as_str() <= hi.as_str());
-        let next = run_listing_sk(d.succ_opt().unwrap(), "0");
+        let next = run_listing_sk(d.succ_opt().unwrap(), &r1());
         assert!(next.as_str() > hi.as_str());
-        let (lo, hi) = run_and_sessions_range("r1");
-        for inside in [
-            run_sk("r1"),
-            session_sk("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee"),
-        ] {
+        let (lo, hi) = run_and_sessions_range(&r1());
+        for inside in [run_sk(&r1()), session_sk(&SessionId::parse(S1).unwrap())] {
             assert!(lo <= inside && inside.as_str() <= hi.as_str(), "{inside}");
         }
         for outside in ["ENROLLED#t1", "ATTENDANCE#x"] {
@@ -159,5 +209,52 @@ mod tests {
                 "{outside}"
             );
         }
+    }
+
+    #[test]
+    fn cursors_must_hold_keys_their_listing_makes() {
+        let d = NaiveDate::from_ymd_opt(2025, 1, 15).unwrap();
+        let good = Cursor {
+            pk: run_pk(&r1()),
+            sk: run_sk(&r1()),
+            ipk: Some(RUNS_ALL.into()),
+            isk: Some(run_listing_sk(d, &r1())),
+        };
+        assert!(is_run_listing_cursor(&good));
+        for bad in [
+            Cursor {
+                pk: "".into(),
+                ..good.clone()
+            },
+            Cursor {
+                sk: "RUN#x".into(),
+                ..good.clone()
+            },
+            Cursor {
+                isk: Some(format!("2025-1-15#{R1}")),
+                ..good.clone()
+            },
+            Cursor {
+                isk: Some(format!("2025-01-15#{S1}")),
+                ..good.clone()
+            },
+            Cursor {
+                isk: None,
+                ..good.clone()
+            },
+        ] {
+            assert!(!is_run_listing_cursor(&bad), "{bad:?}");
+        }
+        let audit = Cursor {
+            pk: audit_pk(EntityType::CourseRun, R1),
+            sk: audit_sk(Utc.with_ymd_and_hms(2025, 1, 5, 2, 3, 4).unwrap(), S1),
+            ipk: None,
+            isk: None,
+        };
+        assert!(is_audit_cursor(&audit));
+        assert!(!is_audit_cursor(&Cursor {
+            sk: "x#y".into(),
+            ..audit
+        }));
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tms_ports::{Clock, IdGen, Queue, Store};
 
-pub use context::{Actor, IdempotencyRequest, Idempotent, RequestContext};
+pub use context::{Actor, IdempotencyRequest, Idempotent, Precondition, RequestContext, Written};
 pub use error::AppError;
 
 /// Everything a use case needs, built once per process.
@@ -80,11 +80,12 @@ pub fn parse_paging(
         Some(v) => match v.parse::<u32>() {
             Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
             _ => {
-                return Err(tms_domain::ValidationErrors::single(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
-                )
-                .into())
+                return Err(AppError::InvalidQuery(
+                    tms_domain::ValidationErrors::single(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                    ),
+                ))
             }
         },
     };
@@ -105,7 +106,10 @@ mod tests {
         assert_eq!(parse_paging(Some("100"), None).unwrap().0, 100);
         for bad in ["0", "101", "-1", "ten", ""] {
             assert!(
-                matches!(parse_paging(Some(bad), None), Err(AppError::Validation(_))),
+                matches!(
+                    parse_paging(Some(bad), None),
+                    Err(AppError::InvalidQuery(_))
+                ),
                 "{bad}"
             );
         }
@@ -114,8 +118,8 @@ mod tests {
             Err(AppError::InvalidCursor)
         ));
         let c = tms_ports::Cursor {
-            pk: "RUN#1".into(),
-            sk: "RUN#1".into(),
+            pk: "P".into(),
+            sk: "S".into(),
             ipk: None,
             isk: None,
         };

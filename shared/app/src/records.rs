@@ -1,26 +1,58 @@
-//! How each entity becomes a table item and back: keys, indexes, data.
+//! How each entity becomes a table item and back: keys, indexes, data. Each
+//! entity names its own type once ([`Record`]), so decoding is checked by
+//! the type asked for, not by a string passed beside it.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tms_domain::audit::{AuditRecord, ENTITY_AUDIT};
-use tms_domain::course_run::{CourseRun, Session, ENTITY_COURSE_RUN, ENTITY_SESSION};
-use tms_domain::sync::{SyncJob, ENTITY_SYNC_JOB};
+use tms_domain::audit::AuditRecord;
+use tms_domain::course_run::{CourseRun, Session};
+use tms_domain::sync::SyncJob;
+use tms_domain::EntityType;
 use tms_ports::{IndexKey, Item};
 
 use crate::error::AppError;
 use crate::keys;
 
-pub const ENTITY_IDEMPOTENCY: &str = "idempotency_record";
+/// An entity stored as an item of the table.
+pub trait Record: Serialize + DeserializeOwned {
+    const ENTITY: EntityType;
+}
+
+impl Record for CourseRun {
+    const ENTITY: EntityType = EntityType::CourseRun;
+}
+impl Record for Session {
+    const ENTITY: EntityType = EntityType::Session;
+}
+impl Record for AuditRecord {
+    const ENTITY: EntityType = EntityType::AuditRecord;
+}
+impl Record for SyncJob {
+    const ENTITY: EntityType = EntityType::SyncJob;
+}
 
 fn data<T: Serialize>(v: &T) -> Result<serde_json::Value, AppError> {
     serde_json::to_value(v).map_err(|e| AppError::Internal(format!("serialize: {e}")))
 }
 
+/// A new item holding the record `v`.
+fn item_of<T: Record>(pk: String, sk: String, v: &T, version: u64) -> Result<Item, AppError> {
+    let mut item = Item::new(pk, sk, T::ENTITY.as_str(), data(v)?);
+    item.version = version;
+    Ok(item)
+}
+
+/// Whether an item holds a record of type `T`.
+pub fn is<T: Record>(item: &Item) -> bool {
+    item.entity_type == T::ENTITY.as_str()
+}
+
 /// Reads an item's entity, checking its type.
-pub fn decode<T: DeserializeOwned>(item: &Item, entity_type: &str) -> Result<T, AppError> {
-    if item.entity_type != entity_type {
+pub fn decode<T: Record>(item: &Item) -> Result<T, AppError> {
+    if !is::<T>(item) {
         return Err(AppError::Internal(format!(
-            "expected a {entity_type} item, found {}",
+            "expected a {} item, found {}",
+            T::ENTITY,
             item.entity_type
         )));
     }
@@ -28,17 +60,11 @@ pub fn decode<T: DeserializeOwned>(item: &Item, entity_type: &str) -> Result<T, 
 }
 
 pub fn run_item(run: &CourseRun, version: u64) -> Result<Item, AppError> {
-    let listing = keys::run_listing_sk(run.start_date, &run.id);
-    let mut item = Item::new(
-        keys::run_pk(&run.id),
-        keys::run_sk(&run.id),
-        ENTITY_COURSE_RUN,
-        data(run)?,
-    );
-    item.version = version;
+    let listing = keys::run_listing_sk(run.fields.start_date, &run.id);
+    let mut item = item_of(keys::run_pk(&run.id), keys::run_sk(&run.id), run, version)?;
     item.gsi1 = Some(IndexKey::new(keys::RUNS_ALL, listing.clone()));
     item.gsi2 = Some(IndexKey::new(
-        keys::runs_by_status(run.status.as_str()),
+        keys::runs_by_status(run.status),
         listing.clone(),
     ));
     item.gsi3 = run
@@ -49,17 +75,16 @@ pub fn run_item(run: &CourseRun, version: u64) -> Result<Item, AppError> {
 }
 
 pub fn session_item(s: &Session, version: u64) -> Result<Item, AppError> {
-    let mut item = Item::new(
+    let mut item = item_of(
         keys::run_pk(&s.course_run_id),
         keys::session_sk(&s.id),
-        ENTITY_SESSION,
-        data(s)?,
-    );
-    item.version = version;
-    item.gsi1 = s.trainer_id.as_ref().map(|t| {
+        s,
+        version,
+    )?;
+    item.gsi1 = s.fields.trainer_id.as_ref().map(|t| {
         IndexKey::new(
             keys::trainer_sessions_pk(t),
-            keys::trainer_session_sk(s.session_date, &s.id),
+            keys::trainer_session_sk(s.fields.session_date, &s.id),
         )
     });
     item.gsi2 = Some(IndexKey::new(
@@ -71,12 +96,12 @@ pub fn session_item(s: &Session, version: u64) -> Result<Item, AppError> {
 
 pub fn audit_item(a: &AuditRecord) -> Result<Item, AppError> {
     let sk = keys::timed_sk(a.created_at, &a.id);
-    let mut item = Item::new(
-        keys::audit_pk(&a.entity_type, &a.entity_id),
+    let mut item = item_of(
+        keys::audit_pk(a.entity_type, &a.entity_id),
         keys::audit_sk(a.created_at, &a.id),
-        ENTITY_AUDIT,
-        data(a)?,
-    );
+        a,
+        1,
+    )?;
     item.gsi1 = Some(IndexKey::new(
         keys::audit_by_actor_pk(&a.actor_id),
         sk.clone(),
@@ -87,14 +112,13 @@ pub fn audit_item(a: &AuditRecord) -> Result<Item, AppError> {
 
 pub fn sync_job_item(j: &SyncJob, version: u64) -> Result<Item, AppError> {
     let pk = keys::sync_job_pk(&j.id);
-    let mut item = Item::new(pk.clone(), pk, ENTITY_SYNC_JOB, data(j)?);
-    item.version = version;
+    let mut item = item_of(pk.clone(), pk, j, version)?;
     item.gsi1 = Some(IndexKey::new(
-        keys::sync_jobs_of_entity_pk(&j.entity_type, &j.entity_id),
+        keys::sync_jobs_of_entity_pk(j.entity_type, &j.entity_id),
         keys::timed_sk(j.created_at, &j.id),
     ));
     item.gsi2 = Some(IndexKey::new(
-        keys::sync_jobs_by_status_pk(j.status.as_str()),
+        keys::sync_jobs_by_status_pk(j.status),
         keys::timed_sk(j.updated_at, &j.id),
     ));
     item.gsi3 = j
@@ -116,20 +140,24 @@ mod tests {
         let mut j = SyncJob::queued(
             "j".into(),
             JobType::CourseRunUpsert,
-            "course_run",
+            EntityType::CourseRun,
             "r",
             2,
             "c",
             t,
         );
         let item = sync_job_item(&j, 1).unwrap();
-        assert_eq!(item.pk, "SYNCJOB#j");
-        assert_eq!(item.gsi3.as_ref().unwrap().pk, "SYNC#DUE");
-        assert_eq!(item.gsi3.as_ref().unwrap().sk, "2025-01-05T00:02:00.000Z#j");
+        assert_eq!(item.pk, keys::sync_job_pk("j"));
+        assert_eq!(item.entity_type, "sync_job");
+        assert_eq!(item.gsi3.as_ref().unwrap().pk, keys::SYNC_DUE);
+        assert_eq!(
+            item.gsi3.as_ref().unwrap().sk,
+            keys::timed_sk(t + chrono::Duration::seconds(120), "j")
+        );
         j.status = tms_domain::sync::SyncStatus::Succeeded;
         assert!(sync_job_item(&j, 2).unwrap().gsi3.is_none());
-        let back: SyncJob = decode(&item, ENTITY_SYNC_JOB).unwrap();
+        let back: SyncJob = decode(&item).unwrap();
         assert_eq!(back.entity_version, 2);
-        assert!(decode::<SyncJob>(&item, ENTITY_AUDIT).is_err());
+        assert!(decode::<AuditRecord>(&item).is_err());
     }
 }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use tms_domain::sync::{SyncJob, ENTITY_SYNC_JOB};
+use tms_domain::sync::SyncJob;
 use tms_ports::{Condition, Index, Query, SkCondition, StoreError};
 
 use crate::error::AppError;
@@ -31,8 +31,13 @@ pub enum MessageOutcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
+    /// Due jobs found.
     pub found: usize,
+    /// Of those, sent to the queue.
     pub enqueued: usize,
+    /// Pushed forward but not sent (the send failed): offered again at
+    /// their new `next_retry_at`.
+    pub not_sent: usize,
 }
 
 impl App {
@@ -54,10 +59,11 @@ impl App {
                 msg.job_id
             )));
         };
-        let job: SyncJob = decode(&item, ENTITY_SYNC_JOB)?;
+        let job: SyncJob = decode(&item)?;
         tracing::info!(
             job_id = %job.id,
-            job_type = ?job.job_type,
+            correlation_id = %job.correlation_id,
+            job_type = job.job_type.as_str(),
             entity_type = %job.entity_type,
             entity_id = %job.entity_id,
             status = job.status.as_str(),
@@ -79,7 +85,10 @@ impl App {
         let query = Query {
             index: Some(Index::Gsi3),
             pk: keys::SYNC_DUE.to_string(),
-            sk: SkCondition::Between("0".into(), format!("{}#{}", keys::ts(now), keys::HIGH)),
+            sk: {
+                let (lo, hi) = keys::sync_due_range(now);
+                SkCondition::Between(lo, hi)
+            },
             forward: true,
             limit: batch.clamp(1, tms_ports::store::MAX_PAGE_SIZE),
             cursor: None,
@@ -88,9 +97,10 @@ impl App {
         let mut report = SweepReport {
             found: page.items.len(),
             enqueued: 0,
+            not_sent: 0,
         };
         for item in page.items {
-            let mut job: SyncJob = decode(&item, ENTITY_SYNC_JOB)?;
+            let mut job: SyncJob = decode(&item)?;
             job.next_retry_at = now + requeue_after;
             job.updated_at = now;
             let next = sync_job_item(&job, item.version + 1)?;
@@ -100,19 +110,31 @@ impl App {
                 .await
             {
                 Ok(()) => {
-                    self.enqueue(&job).await;
-                    report.enqueued += 1;
+                    if self.enqueue(&job).await {
+                        report.enqueued += 1;
+                    } else {
+                        report.not_sent += 1;
+                    }
                 }
                 // Someone else (a worker, another sweeper) moved it on: skip.
                 Err(StoreError::ConditionFailed { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        if report.found > 0 {
+        if report.enqueued > 0 {
             tracing::info!(
                 found = report.found,
                 enqueued = report.enqueued,
+                not_sent = report.not_sent,
                 "sweeper re-enqueued due sync jobs"
+            );
+        }
+        if report.not_sent > 0 {
+            tracing::warn!(
+                found = report.found,
+                enqueued = report.enqueued,
+                not_sent = report.not_sent,
+                "sweeper could not send every due sync job; they will be offered again"
             );
         }
         Ok(report)

@@ -5,15 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub const ENTITY_AUDIT: &str = "audit_record";
+use crate::kinds::{AuditAction, EntityType};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub id: String,
-    pub entity_type: String,
+    pub entity_type: EntityType,
     pub entity_id: String,
     /// What happened, e.g. `course_run.created`, `session.removed`.
-    pub action: String,
+    pub action: AuditAction,
     pub actor_id: String,
     pub correlation_id: String,
     /// The entity after the change (before it, for a removal), with personal

@@ -4,13 +4,14 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, ValidationErrors};
+use crate::ids::{RunId, SessionId, TrainerId, TypedId};
+
+use crate::kinds::parse_name;
+use crate::patch::{apply_merge_patch, MergePatch};
 use crate::types::{
     optional_text, parse_date, parse_time, required_text, CourseRef, Email, ModeOfTraining, Venue,
     VenueInput,
 };
-
-pub const ENTITY_COURSE_RUN: &str = "course_run";
-pub const ENTITY_SESSION: &str = "session";
 
 /// Longest title we take.
 pub const MAX_TITLE: usize = 200;
@@ -21,10 +22,28 @@ pub const MAX_CAPACITY: u32 = 9999;
 /// Most sessions one create request may carry: run, sessions, audit record,
 /// sync job and idempotency record must fit one transaction (100 items).
 pub const MAX_SESSIONS_PER_CREATE: usize = 90;
+/// Most sessions a run may have (docs/access-patterns.md): the run and its
+/// sessions stay one page of a Query, and the worker's publish result one
+/// transaction.
+pub const MAX_SESSIONS_PER_RUN: usize = 96;
 
 /// Where a run stands with TPGateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RunStatus {
     /// Kept locally, not to be sent yet.
     Draft,
@@ -39,32 +58,12 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 5] = [
-        RunStatus::Draft,
-        RunStatus::Pending,
-        RunStatus::Synced,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Draft => "draft",
-            RunStatus::Pending => "pending",
-            RunStatus::Synced => "synced",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Result<RunStatus, String> {
-        RunStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == value)
-            .ok_or_else(|| {
-                let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-                format!("must be one of: {}", names.join(", "))
-            })
+        parse_name(value)
     }
 
     pub fn is_active(self) -> bool {
@@ -96,28 +95,22 @@ impl RunStatus {
 /// A course run as stored. The optimistic-lock version lives on the item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CourseRun {
-    pub id: String,
+    pub id: RunId,
     /// TPGateway's run id, once published.
     pub external_id: Option<String>,
-    pub course_ref: CourseRef,
-    pub title: String,
-    pub registration_opening: NaiveDate,
-    pub registration_closing: NaiveDate,
-    pub start_date: NaiveDate,
-    pub end_date: NaiveDate,
-    pub delivery_mode: ModeOfTraining,
-    pub venue: Option<Venue>,
-    pub capacity: u32,
-    pub schedule_info: Option<String>,
-    pub course_admin_email: Option<Email>,
+    /// What a person sets (flattened: the JSON shape is one object).
+    #[serde(flatten)]
+    pub fields: CourseRunFields,
     pub status: RunStatus,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// The fields of a run a person sets, validated.
-#[derive(Debug, Clone, PartialEq)]
+/// The fields of a run a person sets, validated. Serialized, they are the
+/// document a merge patch applies to (the same names and forms as a create
+/// request).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CourseRunFields {
     pub course_ref: CourseRef,
     pub title: String,
@@ -132,8 +125,8 @@ pub struct CourseRunFields {
     pub course_admin_email: Option<Email>,
 }
 
-/// A run as it arrives in a create request (also the shape an update is
-/// merged into, so create and update share one validation).
+/// A run as it arrives in a create request, and the shape a merge patch is
+/// decoded into (so create and update share one validation).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CourseRunInput {
@@ -150,29 +143,6 @@ pub struct CourseRunInput {
     pub course_admin_email: Option<String>,
     /// Only on create: the run's sessions.
     pub sessions: Option<Vec<SessionInput>>,
-}
-
-/// A partial update of a run: only the fields present change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CourseRunPatch {
-    pub course_ref: Option<String>,
-    pub title: Option<String>,
-    pub registration_opening: Option<String>,
-    pub registration_closing: Option<String>,
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
-    pub delivery_mode: Option<String>,
-    pub venue: Option<VenueInput>,
-    pub capacity: Option<u32>,
-    pub schedule_info: Option<String>,
-    pub course_admin_email: Option<String>,
-}
-
-impl CourseRunPatch {
-    pub fn is_empty(&self) -> bool {
-        self == &CourseRunPatch::default()
-    }
 }
 
 impl CourseRunInput {
@@ -296,12 +266,18 @@ impl CourseRunInput {
             );
             return Err(errors);
         }
-        let mut sessions = Vec::with_capacity(inputs.len());
+        let mut sessions: Vec<SessionFields> = Vec::with_capacity(inputs.len());
         for (i, s) in inputs.iter().enumerate() {
             let prefix = format!("sessions[{i}]");
             if let Some(parsed) = s.parse(&mut errors, &prefix) {
                 if let Some(f) = &fields {
                     parsed.check_within(f, &mut errors, &prefix);
+                }
+                if let Some(j) = sessions.iter().position(|other| parsed.overlaps(other)) {
+                    errors.push(
+                        prefix,
+                        format!("overlaps sessions[{j}] ({})", sessions[j].slot()),
+                    );
                 }
                 sessions.push(parsed);
             }
@@ -315,62 +291,15 @@ impl CourseRunInput {
             Err(errors)
         }
     }
-
-    /// The input that describes an existing run (to merge a patch into).
-    pub fn from_run(run: &CourseRun) -> Self {
-        CourseRunInput {
-            course_ref: Some(run.course_ref.as_str().to_string()),
-            title: Some(run.title.clone()),
-            registration_opening: Some(run.registration_opening.to_string()),
-            registration_closing: Some(run.registration_closing.to_string()),
-            start_date: Some(run.start_date.to_string()),
-            end_date: Some(run.end_date.to_string()),
-            delivery_mode: Some(run.delivery_mode.name().to_string()),
-            venue: run.venue.as_ref().map(VenueInput::from),
-            capacity: Some(run.capacity),
-            schedule_info: run.schedule_info.clone(),
-            course_admin_email: run
-                .course_admin_email
-                .as_ref()
-                .map(|e| e.as_str().to_string()),
-            sessions: None,
-        }
-    }
-
-    /// Applies a patch over this input.
-    pub fn merge(mut self, p: &CourseRunPatch) -> Self {
-        overlay(&mut self.course_ref, &p.course_ref);
-        overlay(&mut self.title, &p.title);
-        overlay(&mut self.registration_opening, &p.registration_opening);
-        overlay(&mut self.registration_closing, &p.registration_closing);
-        overlay(&mut self.start_date, &p.start_date);
-        overlay(&mut self.end_date, &p.end_date);
-        overlay(&mut self.delivery_mode, &p.delivery_mode);
-        overlay(&mut self.venue, &p.venue);
-        overlay(&mut self.capacity, &p.capacity);
-        overlay(&mut self.schedule_info, &p.schedule_info);
-        overlay(&mut self.course_admin_email, &p.course_admin_email);
-        self
-    }
 }
 
 impl CourseRun {
     /// A new run, pending its first sync.
-    pub fn create(id: String, f: CourseRunFields, now: DateTime<Utc>) -> CourseRun {
+    pub fn create(id: RunId, fields: CourseRunFields, now: DateTime<Utc>) -> CourseRun {
         CourseRun {
             id,
             external_id: None,
-            course_ref: f.course_ref,
-            title: f.title,
-            registration_opening: f.registration_opening,
-            registration_closing: f.registration_closing,
-            start_date: f.start_date,
-            end_date: f.end_date,
-            delivery_mode: f.delivery_mode,
-            venue: f.venue,
-            capacity: f.capacity,
-            schedule_info: f.schedule_info,
-            course_admin_email: f.course_admin_email,
+            fields,
             status: RunStatus::Pending,
             cancel_reason: None,
             created_at: now,
@@ -378,49 +307,45 @@ impl CourseRun {
         }
     }
 
-    /// Applies a validated patch. The sessions are checked against the new
-    /// dates: a session outside them is an error on `start_date`/`end_date`.
+    /// Applies a JSON merge patch (RFC 7396) to the run's fields: an absent
+    /// field stays, null clears an optional field (null for a required one
+    /// is an error naming it), and the result is validated as a create
+    /// would be. The sessions are checked against the new dates: a session
+    /// outside them is an error on `start_date`.
     pub fn apply_patch(
         &self,
-        patch: &CourseRunPatch,
+        patch: &MergePatch,
         sessions: &[Session],
         now: DateTime<Utc>,
     ) -> Result<CourseRun, DomainError> {
         let status = self.status.after_edit()?;
-        if patch.is_empty() {
-            return Err(ValidationErrors::single("body", "names no field to change").into());
+        if patch.contains_key("sessions") {
+            return Err(ValidationErrors::single(
+                "sessions",
+                "cannot be changed here; use /course-runs/{id}/sessions",
+            )
+            .into());
         }
+        let input: CourseRunInput = apply_merge_patch(&self.fields, patch)?;
         let mut errors = ValidationErrors::default();
-        let merged = CourseRunInput::from_run(self).merge(patch);
-        let fields = merged.parse_fields(&mut errors);
-        let Some(f) = fields else {
+        let Some(f) = input.parse_fields(&mut errors) else {
             return Err(errors.into());
         };
         if let Some(outside) = sessions
             .iter()
-            .find(|s| s.session_date < f.start_date || s.session_date > f.end_date)
+            .find(|s| s.fields.session_date < f.start_date || s.fields.session_date > f.end_date)
         {
             errors.push(
                 "start_date",
                 format!(
                     "the run's dates must include every session; session {} is on {}",
-                    outside.id, outside.session_date
+                    outside.id, outside.fields.session_date
                 ),
             );
             return Err(errors.into());
         }
         Ok(CourseRun {
-            course_ref: f.course_ref,
-            title: f.title,
-            registration_opening: f.registration_opening,
-            registration_closing: f.registration_closing,
-            start_date: f.start_date,
-            end_date: f.end_date,
-            delivery_mode: f.delivery_mode,
-            venue: f.venue,
-            capacity: f.capacity,
-            schedule_info: f.schedule_info,
-            course_admin_email: f.course_admin_email,
+            fields: f,
             status,
             updated_at: now,
             ..self.clone()
@@ -474,10 +399,21 @@ pub enum SessionStatus {
 /// A session of a run, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
-    pub id: String,
-    pub course_run_id: String,
+    pub id: SessionId,
+    pub course_run_id: RunId,
     /// TPGateway's session id (`{CRN}-{runId}-S{n}`), once fetched.
     pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub fields: SessionFields,
+    pub status: SessionStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The fields of a session a person sets, validated; serialized, the
+/// document a merge patch applies to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionFields {
     pub session_date: NaiveDate,
     #[serde(with = "crate::types::hhmm")]
     pub start_time: NaiveTime,
@@ -487,21 +423,7 @@ pub struct Session {
     pub venue: Option<Venue>,
     /// When absent, the run's delivery mode.
     pub mode_of_training: Option<ModeOfTraining>,
-    pub trainer_id: Option<String>,
-    pub status: SessionStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The fields of a session a person sets, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionFields {
-    pub session_date: NaiveDate,
-    pub start_time: NaiveTime,
-    pub end_time: NaiveTime,
-    pub venue: Option<Venue>,
-    pub mode_of_training: Option<ModeOfTraining>,
-    pub trainer_id: Option<String>,
+    pub trainer_id: Option<TrainerId>,
 }
 
 /// A session as it arrives in a request.
@@ -516,16 +438,6 @@ pub struct SessionInput {
     pub trainer_id: Option<String>,
 }
 
-/// A partial update of a session.
-pub type SessionPatch = SessionInput;
-
-/// Replaces `slot` with `value` when a patch carries one.
-fn overlay<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
-    if value.is_some() {
-        slot.clone_from(value);
-    }
-}
-
 /// `prefix.name`, or `name` at the top level.
 fn field_path(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
@@ -533,15 +445,6 @@ fn field_path(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}.{name}")
     }
-}
-
-/// Checks an id given in a request: a UUID in its hyphenated form.
-pub fn is_valid_id(id: &str) -> bool {
-    id.len() == 36
-        && id.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
 }
 
 impl SessionInput {
@@ -565,13 +468,11 @@ impl SessionInput {
                 .map_err(|r| errors.push(f("mode_of_training"), r))
                 .ok()
         });
-        let trainer_id = match self.trainer_id.as_deref() {
-            Some(t) if !is_valid_id(t) => {
-                errors.push(f("trainer_id"), "must be a trainer id (a UUID)");
-                None
-            }
-            other => other.map(str::to_string),
-        };
+        let trainer_id = self.trainer_id.as_deref().and_then(|t| {
+            TrainerId::parse(t)
+                .map_err(|r| errors.push(f("trainer_id"), r))
+                .ok()
+        });
         if errors.0.len() != before {
             return None;
         }
@@ -583,27 +484,6 @@ impl SessionInput {
             mode_of_training: mode,
             trainer_id,
         })
-    }
-
-    pub fn from_session(s: &Session) -> Self {
-        SessionInput {
-            session_date: Some(s.session_date.to_string()),
-            start_time: Some(s.start_time.format("%H:%M").to_string()),
-            end_time: Some(s.end_time.format("%H:%M").to_string()),
-            venue: s.venue.as_ref().map(VenueInput::from),
-            mode_of_training: s.mode_of_training.map(|m| m.name().to_string()),
-            trainer_id: s.trainer_id.clone(),
-        }
-    }
-
-    pub fn merge(mut self, p: &SessionPatch) -> Self {
-        overlay(&mut self.session_date, &p.session_date);
-        overlay(&mut self.start_time, &p.start_time);
-        overlay(&mut self.end_time, &p.end_time);
-        overlay(&mut self.venue, &p.venue);
-        overlay(&mut self.mode_of_training, &p.mode_of_training);
-        overlay(&mut self.trainer_id, &p.trainer_id);
-        self
     }
 }
 
@@ -629,73 +509,91 @@ impl SessionFields {
             );
         }
     }
+
+    /// Two sessions overlap when they share a moment of one day (a session
+    /// that ends at 12:00 and one that starts at 12:00 do not).
+    pub fn overlaps(&self, other: &SessionFields) -> bool {
+        self.session_date == other.session_date
+            && self.start_time < other.end_time
+            && other.start_time < self.end_time
+    }
+
+    /// `2025-01-15 09:00-18:00`, for messages.
+    pub fn slot(&self) -> String {
+        format!(
+            "{} {}-{}",
+            self.session_date,
+            self.start_time.format("%H:%M"),
+            self.end_time.format("%H:%M")
+        )
+    }
+
+    /// Checks this session against the run's other sessions: no overlap
+    /// (an error on `start_time` naming the session it overlaps).
+    pub fn check_no_overlap<'a>(
+        &self,
+        others: impl IntoIterator<Item = &'a Session>,
+        errors: &mut ValidationErrors,
+    ) {
+        if let Some(o) = others.into_iter().find(|o| self.overlaps(&o.fields)) {
+            errors.push(
+                "start_time",
+                format!("overlaps session {} ({})", o.id, o.fields.slot()),
+            );
+        }
+    }
+}
+
+/// Checks that a run may take one more session (the per-run cap).
+pub fn check_session_cap(current: usize) -> Result<(), ValidationErrors> {
+    if current >= MAX_SESSIONS_PER_RUN {
+        return Err(ValidationErrors::single(
+            "body",
+            format!("a course run has at most {MAX_SESSIONS_PER_RUN} sessions; this one is full"),
+        ));
+    }
+    Ok(())
 }
 
 impl Session {
     pub fn create(
-        id: String,
-        course_run_id: String,
-        f: SessionFields,
+        id: SessionId,
+        course_run_id: RunId,
+        fields: SessionFields,
         now: DateTime<Utc>,
     ) -> Session {
         Session {
             id,
             course_run_id,
             external_id: None,
-            session_date: f.session_date,
-            start_time: f.start_time,
-            end_time: f.end_time,
-            venue: f.venue,
-            mode_of_training: f.mode_of_training,
-            trainer_id: f.trainer_id,
+            fields,
             status: SessionStatus::Scheduled,
             created_at: now,
             updated_at: now,
         }
     }
 
+    /// Applies a JSON merge patch to the session's fields and validates the
+    /// result against the run and the run's other sessions.
     pub fn apply_patch(
         &self,
-        patch: &SessionPatch,
+        patch: &MergePatch,
         run: &CourseRun,
+        siblings: &[Session],
         now: DateTime<Utc>,
     ) -> Result<Session, ValidationErrors> {
-        if patch == &SessionPatch::default() {
-            return Err(ValidationErrors::single("body", "names no field to change"));
-        }
+        let input: SessionInput = apply_merge_patch(&self.fields, patch)?;
         let mut errors = ValidationErrors::default();
-        let merged = SessionInput::from_session(self).merge(patch);
-        let Some(f) = merged.parse(&mut errors, "") else {
+        let Some(f) = input.parse(&mut errors, "") else {
             return Err(errors);
         };
-        f.check_within(&run_fields(run), &mut errors, "");
+        f.check_within(&run.fields, &mut errors, "");
+        f.check_no_overlap(siblings.iter().filter(|s| s.id != self.id), &mut errors);
         errors.into_result(Session {
-            session_date: f.session_date,
-            start_time: f.start_time,
-            end_time: f.end_time,
-            venue: f.venue,
-            mode_of_training: f.mode_of_training,
-            trainer_id: f.trainer_id,
+            fields: f,
             updated_at: now,
             ..self.clone()
         })
-    }
-}
-
-/// The validated fields of a stored run.
-pub fn run_fields(run: &CourseRun) -> CourseRunFields {
-    CourseRunFields {
-        course_ref: run.course_ref.clone(),
-        title: run.title.clone(),
-        registration_opening: run.registration_opening,
-        registration_closing: run.registration_closing,
-        start_date: run.start_date,
-        end_date: run.end_date,
-        delivery_mode: run.delivery_mode,
-        venue: run.venue.clone(),
-        capacity: run.capacity,
-        schedule_info: run.schedule_info.clone(),
-        course_admin_email: run.course_admin_email.clone(),
     }
 }
 

@@ -8,7 +8,12 @@
 pub mod audit;
 pub mod course_run;
 pub mod error;
+pub mod ids;
+pub mod kinds;
+pub mod patch;
 pub mod sync;
 pub mod types;
 
 pub use error::{DomainError, FieldError, ValidationErrors};
+pub use ids::{RunId, SessionId, TrainerId, TypedId};
+pub use kinds::{AuditAction, EntityType};

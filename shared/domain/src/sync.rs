@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub const ENTITY_SYNC_JOB: &str = "sync_job";
+use crate::kinds::EntityType;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SyncStatus {
     Queued,
     Running,
@@ -17,13 +18,7 @@ pub enum SyncStatus {
 
 impl SyncStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SyncStatus::Queued => "queued",
-            SyncStatus::Running => "running",
-            SyncStatus::Succeeded => "succeeded",
-            SyncStatus::Failed => "failed",
-            SyncStatus::DeadLetter => "dead_letter",
-        }
+        self.into()
     }
 
     /// Whether the sweeper should look at the job (it belongs in the sparse
@@ -34,8 +29,9 @@ impl SyncStatus {
 }
 
 /// What the worker is to tell TPGateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum JobType {
     /// Publish the run, or update it when TPGateway already has it.
     CourseRunUpsert,
@@ -43,11 +39,17 @@ pub enum JobType {
     CourseRunCancel,
 }
 
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncJob {
     pub id: String,
     pub job_type: JobType,
-    pub entity_type: String,
+    pub entity_type: EntityType,
     pub entity_id: String,
     pub entity_version: u64,
     pub correlation_id: String,
@@ -61,7 +63,7 @@ pub struct SyncJob {
     pub updated_at: DateTime<Utc>,
 }
 
-pub fn idempotency_key(entity_type: &str, entity_id: &str, version: u64) -> String {
+pub fn idempotency_key(entity_type: EntityType, entity_id: &str, version: u64) -> String {
     format!("{entity_type}#{entity_id}#{version}")
 }
 
@@ -78,7 +80,7 @@ impl SyncJob {
     pub fn queued(
         id: String,
         job_type: JobType,
-        entity_type: &str,
+        entity_type: EntityType,
         entity_id: &str,
         entity_version: u64,
         correlation_id: &str,
@@ -87,7 +89,7 @@ impl SyncJob {
         SyncJob {
             id,
             job_type,
-            entity_type: entity_type.to_string(),
+            entity_type,
             entity_id: entity_id.to_string(),
             entity_version,
             correlation_id: correlation_id.to_string(),
@@ -112,7 +114,7 @@ mod tests {
         let j = SyncJob::queued(
             "j".into(),
             JobType::CourseRunUpsert,
-            "course_run",
+            EntityType::CourseRun,
             "r1",
             3,
             "c",

@@ -6,51 +6,139 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationErrors;
 
-/// Checks a required text: present, trimmed non-empty, at most `max` characters.
+/// Why a text is refused, if it is: control characters, Unicode format
+/// characters (bidi overrides, zero-width characters, the BOM, ...), line or
+/// paragraph separators, and spaces other than the ordinary space. Such
+/// characters hide or reorder what a person reads, or break the one-line
+/// fields of TPGateway.
+pub fn text_problem(value: &str) -> Option<&'static str> {
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    for c in value.chars() {
+        let why = match get_general_category(c) {
+            G::Control => "must not contain control characters",
+            G::Format => {
+                "must not contain invisible format characters (such as bidi controls or zero-width characters)"
+            }
+            G::LineSeparator | G::ParagraphSeparator => {
+                "must not contain line or paragraph separators"
+            }
+            G::SpaceSeparator if c != ' ' => "must not contain spaces other than the ordinary space",
+            G::Surrogate | G::PrivateUse | G::Unassigned => {
+                "must not contain private-use or unassigned characters"
+            }
+            _ => continue,
+        };
+        return Some(why);
+    }
+    None
+}
+
+/// Checks a required text: present, no refused characters (see
+/// [`text_problem`]), not blank, at most `max` characters once the ordinary
+/// spaces around it are trimmed.
 pub fn required_text(
     errors: &mut ValidationErrors,
     field: &str,
     value: Option<&str>,
     max: usize,
 ) -> Option<String> {
-    match value {
-        None => {
-            errors.push(field, "is required");
+    let Some(v) = value else {
+        errors.push(field, "is required");
+        return None;
+    };
+    match clean_text(v, max) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => {
+            errors.push(field, "must not be blank");
             None
         }
-        Some(v) => optional_text(errors, field, Some(v), max).or_else(|| {
-            if v.trim().is_empty() {
-                errors.push(field, "must not be empty");
-            }
+        Err(why) => {
+            errors.push(field, why);
             None
-        }),
+        }
     }
 }
 
-/// Checks an optional text: when present, trimmed, non-empty, at most `max`
-/// characters, no control characters.
+/// Checks an optional text: when present, as [`required_text`]; a blank
+/// text counts as absent.
 pub fn optional_text(
     errors: &mut ValidationErrors,
     field: &str,
     value: Option<&str>,
     max: usize,
 ) -> Option<String> {
-    let v = value?.trim();
-    if v.is_empty() {
-        return None;
+    match clean_text(value?, max) {
+        Ok(t) => t,
+        Err(why) => {
+            errors.push(field, why);
+            None
+        }
     }
-    if v.chars().count() > max {
-        errors.push(field, format!("must be at most {max} characters"));
-        return None;
-    }
-    if v.chars().any(|c| c.is_control()) {
-        errors.push(field, "must not contain control characters");
-        return None;
-    }
-    Some(v.to_string())
 }
 
-/// A calendar date written `YYYY-MM-DD`.
+/// The text trimmed of ordinary spaces, `None` when blank, or why it is
+/// refused.
+fn clean_text(value: &str, max: usize) -> Result<Option<String>, String> {
+    if let Some(why) = text_problem(value) {
+        return Err(why.to_string());
+    }
+    let v = value.trim_matches(' ');
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// Reads `n` ASCII digits as a number; `None` for anything else (no sign,
+/// no space, no other digit form).
+fn ascii_number(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
+}
+
+/// Why a date is refused: a date is exactly `YYYY-MM-DD`, a real day.
+pub const DATE_FORM: &str = "must be a date written YYYY-MM-DD";
+/// Why a time is refused: a time is exactly `HH:MM`, 24-hour clock.
+pub const TIME_FORM: &str = "must be a time written HH:MM (24-hour)";
+
+/// A calendar date written exactly `YYYY-MM-DD`: four, two and two ASCII
+/// digits, no sign, no padding, a day that exists. (chrono's own parser
+/// takes signs and leading spaces, which then sort outside every range.)
+pub fn strict_date(v: &str) -> Result<NaiveDate, &'static str> {
+    let b = v.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(DATE_FORM);
+    }
+    let (Some(y), Some(m), Some(d)) = (
+        ascii_number(&b[0..4]),
+        ascii_number(&b[5..7]),
+        ascii_number(&b[8..10]),
+    ) else {
+        return Err(DATE_FORM);
+    };
+    i32::try_from(y)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+        .ok_or(DATE_FORM)
+}
+
+/// A time of day written exactly `HH:MM`, 00:00 to 23:59.
+pub fn strict_time(v: &str) -> Result<NaiveTime, &'static str> {
+    let b = v.as_bytes();
+    if b.len() != 5 || b[2] != b':' {
+        return Err(TIME_FORM);
+    }
+    match (ascii_number(&b[0..2]), ascii_number(&b[3..5])) {
+        (Some(h), Some(m)) => NaiveTime::from_hms_opt(h, m, 0).ok_or(TIME_FORM),
+        _ => Err(TIME_FORM),
+    }
+}
+
+/// A required date field (see [`strict_date`]).
 pub fn parse_date(
     errors: &mut ValidationErrors,
     field: &str,
@@ -60,16 +148,10 @@ pub fn parse_date(
         errors.push(field, "is required");
         return None;
     };
-    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        Ok(d) if v.len() == 10 => Some(d),
-        _ => {
-            errors.push(field, "must be a date written YYYY-MM-DD");
-            None
-        }
-    }
+    strict_date(v).map_err(|why| errors.push(field, why)).ok()
 }
 
-/// A time of day written `HH:MM` (24-hour clock).
+/// A required time field (see [`strict_time`]).
 pub fn parse_time(
     errors: &mut ValidationErrors,
     field: &str,
@@ -79,13 +161,7 @@ pub fn parse_time(
         errors.push(field, "is required");
         return None;
     };
-    match NaiveTime::parse_from_str(v, "%H:%M") {
-        Ok(t) if v.len() == 5 => Some(t),
-        _ => {
-            errors.push(field, "must be a time written HH:MM (24-hour)");
-            None
-        }
-    }
+    strict_time(v).map_err(|why| errors.push(field, why)).ok()
 }
 
 /// A TPGateway course reference number: `TGS-` and 10 digits, e.g.
@@ -96,7 +172,7 @@ pub struct CourseRef(String);
 
 impl CourseRef {
     pub fn parse(value: &str) -> Result<CourseRef, &'static str> {
-        let v = value.trim().to_ascii_uppercase();
+        let v = value.trim_matches(' ').to_ascii_uppercase();
         let digits = v.strip_prefix("TGS-").unwrap_or("");
         if digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()) {
             Ok(CourseRef(v))
@@ -122,31 +198,28 @@ impl From<CourseRef> for String {
     }
 }
 
-/// An e-mail address: one `@`, a dotted domain, no spaces, at most 254
-/// characters. Stored as given (trimmed); compared lowercased.
+/// An e-mail address as RFC 5322 allows it in an address field (checked by
+/// the `email_address` crate), with a dotted domain and without display
+/// text or an IP-literal domain, at most 254 characters. Stored as given
+/// (trimmed of spaces); compared lowercased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(value: &str) -> Result<Email, &'static str> {
-        let v = value.trim();
-        let ok = v.len() <= 254
-            && !v.chars().any(|c| c.is_whitespace() || c.is_control())
-            && match v.split_once('@') {
-                Some((local, domain)) => {
-                    !local.is_empty()
-                        && !domain.contains('@')
-                        && domain.contains('.')
-                        && !domain.starts_with('.')
-                        && !domain.ends_with('.')
-                }
-                None => false,
-            };
-        if ok {
-            Ok(Email(v.to_string()))
-        } else {
-            Err("must be an e-mail address")
+        const WHY: &str = "must be an e-mail address, e.g. name@example.sg";
+        if text_problem(value).is_some() {
+            return Err(WHY);
+        }
+        let v = value.trim_matches(' ');
+        let options = email_address::Options::default()
+            .with_required_tld()
+            .without_domain_literal()
+            .without_display_text();
+        match email_address::EmailAddress::parse_with_options(v, options) {
+            Ok(_) if v.len() <= 254 && !v.contains(' ') => Ok(Email(v.to_string())),
+            _ => Err(WHY),
         }
     }
     pub fn as_str(&self) -> &str {
@@ -172,8 +245,21 @@ impl From<Email> for String {
 
 /// TPGateway's mode of training (API-NOTES §10), named in our API and mapped
 /// to TPGateway's code when a payload is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ModeOfTraining {
     Classroom,
     AsynchronousElearning,
@@ -187,18 +273,6 @@ pub enum ModeOfTraining {
 }
 
 impl ModeOfTraining {
-    pub const ALL: [ModeOfTraining; 9] = [
-        ModeOfTraining::Classroom,
-        ModeOfTraining::AsynchronousElearning,
-        ModeOfTraining::InHouse,
-        ModeOfTraining::OnTheJob,
-        ModeOfTraining::PracticalPracticum,
-        ModeOfTraining::SupervisedField,
-        ModeOfTraining::Traineeship,
-        ModeOfTraining::Assessment,
-        ModeOfTraining::SynchronousElearning,
-    ];
-
     /// TPGateway's code for this mode.
     pub fn code(self) -> &'static str {
         match self {
@@ -215,27 +289,11 @@ impl ModeOfTraining {
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            ModeOfTraining::Classroom => "classroom",
-            ModeOfTraining::AsynchronousElearning => "asynchronous_elearning",
-            ModeOfTraining::InHouse => "in_house",
-            ModeOfTraining::OnTheJob => "on_the_job",
-            ModeOfTraining::PracticalPracticum => "practical_practicum",
-            ModeOfTraining::SupervisedField => "supervised_field",
-            ModeOfTraining::Traineeship => "traineeship",
-            ModeOfTraining::Assessment => "assessment",
-            ModeOfTraining::SynchronousElearning => "synchronous_elearning",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Result<ModeOfTraining, String> {
-        ModeOfTraining::ALL
-            .into_iter()
-            .find(|m| m.name() == value)
-            .ok_or_else(|| {
-                let names: Vec<&str> = ModeOfTraining::ALL.iter().map(|m| m.name()).collect();
-                format!("must be one of: {}", names.join(", "))
-            })
+        crate::kinds::parse_name(value)
     }
 
     /// TPGateway requires a physical venue except for asynchronous e-learning
@@ -349,8 +407,20 @@ mod tests {
     fn email() {
         assert!(Email::parse("a@b.sg").is_ok());
         assert_eq!(Email::parse("A@B.SG").unwrap().normalized(), "a@b.sg");
+        assert!(Email::parse("first.last+tag@sub.example.com.sg").is_ok());
         for bad in [
-            "", "a", "a@b", "a@@b.sg", "@b.sg", "a b@c.sg", "a@.sg", "a@b.sg.",
+            "",
+            "a",
+            "a@b",
+            "a@@b.sg",
+            "@b.sg",
+            "a b@c.sg",
+            "a@.sg",
+            "a@b.sg.",
+            "A <a@b.sg>",
+            "a@[10.0.0.1]",
+            "a\u{200b}@b.sg",
+            "a..b@c.sg",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
@@ -358,7 +428,8 @@ mod tests {
 
     #[test]
     fn modes_round_trip_and_codes() {
-        for m in ModeOfTraining::ALL {
+        use strum::VariantArray;
+        for m in ModeOfTraining::VARIANTS.iter().copied() {
             assert_eq!(ModeOfTraining::parse(m.name()), Ok(m));
             let json = serde_json::to_string(&m).unwrap();
             assert_eq!(json, format!("\"{}\"", m.name()));
@@ -380,6 +451,33 @@ mod tests {
         assert!(parse_time(&mut e, "t", Some("9:00")).is_none());
         assert!(parse_time(&mut e, "t", Some("24:00")).is_none());
         assert_eq!(e.0.len(), 4);
+        for bad in [
+            "-001-01-01",
+            "+025-01-15",
+            " 2025-1-15",
+            "2025-01-15 ",
+            "２０２５-01-15",
+            "2025/01/15",
+            "20250115",
+            "2025-13-01",
+            "2025-00-10",
+            "2025-01-00",
+        ] {
+            assert_eq!(strict_date(bad), Err(DATE_FORM), "{bad:?}");
+        }
+        assert_eq!(
+            strict_date("2024-02-29").map(|d| d.to_string()).as_deref(),
+            Ok("2024-02-29")
+        );
+        for bad in [
+            " 9:00", "9:00", "09:00:00", "+9:00", "09:60", "-1:00", "0９:00", "09-00",
+        ] {
+            assert_eq!(strict_time(bad), Err(TIME_FORM), "{bad:?}");
+        }
+        assert_eq!(
+            strict_time("23:59").map(|t| t.to_string()).as_deref(),
+            Ok("23:59:00")
+        );
     }
 
     #[test]
@@ -415,6 +513,29 @@ mod tests {
         assert_eq!(required_text(&mut e, "t", Some("a\u{0}"), 3), None);
         assert_eq!(required_text(&mut e, "t", None, 3), None);
         assert_eq!(e.0.len(), 4);
+        for bad in [
+            "a\u{202e}b",
+            "a\u{200b}",
+            "\u{feff}a",
+            "a\u{2028}b",
+            "a\u{2029}",
+            "a\u{a0}b",
+            "a\nb",
+            "a\tb",
+            "\u{2066}x",
+            "x\u{e000}",
+        ] {
+            let mut e = ValidationErrors::default();
+            assert_eq!(optional_text(&mut e, "t", Some(bad), 10), None, "{bad:?}");
+            assert_eq!(e.0.len(), 1, "{bad:?}");
+        }
+        let mut e = ValidationErrors::default();
+        assert_eq!(required_text(&mut e, "t", Some("  "), 3), None);
+        assert_eq!(e.0[0].reason, "must not be blank");
+        assert_eq!(
+            required_text(&mut e, "t", Some("Café 東京"), 10).as_deref(),
+            Some("Café 東京")
+        );
     }
 }
 
@@ -429,8 +550,6 @@ pub mod hhmm {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
         let s = String::deserialize(d)?;
-        NaiveTime::parse_from_str(&s, "%H:%M")
-            .or_else(|_| NaiveTime::parse_from_str(&s, "%H:%M:%S"))
-            .map_err(serde::de::Error::custom)
+        super::strict_time(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -1,15 +1,21 @@
-//! Extractors that turn a request into typed input or a problem+json:
-//! JSON bodies with field-level errors, Idempotency-Key, If-Match, query
-//! strings.
+//! Extractors that turn a request into typed input or a problem+json that
+//! names the field at fault: JSON bodies (strict: no duplicate keys, numbers
+//! in range), typed ids in the path, Idempotency-Key, If-Match, query
+//! strings (each parameter at most once).
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tms_app::context::MAX_IDEMPOTENCY_KEY;
-use tms_app::IdempotencyRequest;
+use tms_app::{IdempotencyRequest, Precondition};
+use tms_domain::ids::TypedId;
+use tms_domain::patch::{decode_value, describe_data_error};
+use tms_domain::FieldError;
 
 use crate::problem::{ApiError, Problem};
 
@@ -38,16 +44,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonRequest<T> {
         let json_type = is_json(req.headers());
         let body = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::from(
-                    Problem::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too-large",
-                        "Request too large",
-                    )
-                    .detail(format!("the body must be at most {MAX_BODY_BYTES} bytes")),
-                )
+                ApiError::from(Problem::too_large())
             } else {
-                ApiError::from(Problem::bad_request("the request body could not be read"))
+                ApiError::from(
+                    Problem::bad_request("the request body could not be read")
+                        .field("body", "could not be read"),
+                )
             }
         })?;
         let effective: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
@@ -60,7 +62,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonRequest<T> {
                         "unsupported-media-type",
                         "Unsupported media type",
                     )
-                    .detail("send the body as application/json"),
+                    .detail("send the body as application/json")
+                    .field("Content-Type", "must be application/json"),
                 ));
             }
             &body
@@ -86,93 +89,142 @@ fn is_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-/// Parses JSON into `T`, naming the field at fault.
+/// Parses a JSON body into `T`, naming the field at fault: first strictly
+/// into a JSON value (syntax: 400; a duplicate key or a number out of range:
+/// 422 naming it), then into `T` (422 naming the field).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value = strict_value(body)?;
+    decode_value(value).map_err(|v| ApiError::from(Problem::validation(v.0)))
+}
+
+/// A JSON document read strictly: the whole body is one value, no object
+/// has a key twice, every number fits a double.
+pub fn strict_value(body: &[u8]) -> Result<Value, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Syntax
-            | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => ApiError::from(Problem::bad_request(format!(
+    let (path, inner) = match serde_path_to_error::deserialize::<_, StrictValue>(&mut *de) {
+        Ok(StrictValue(v)) => match de.end() {
+            Ok(()) => return Ok(v),
+            Err(e) => (String::new(), e),
+        },
+        Err(e) => (e.path().to_string(), e.into_inner()),
+    };
+    let message = inner.to_string();
+    if message.starts_with("number out of range") {
+        let field = if path.is_empty() || path == "." {
+            "body".into()
+        } else {
+            path
+        };
+        return Err(ApiError::from(Problem::validation(vec![FieldError::new(
+            field,
+            "is a number out of range",
+        )])));
+    }
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let (field, reason) = describe_data_error(&path, &message);
+            Err(ApiError::from(Problem::validation(vec![FieldError::new(
+                field, reason,
+            )])))
+        }
+        _ => Err(ApiError::from(
+            Problem::bad_request(format!(
                 "the body is not valid JSON (line {}, column {})",
                 inner.line(),
                 inner.column()
-            ))),
-            serde_json::error::Category::Data => {
-                let (field, reason) = describe_data_error(&path, &inner.to_string());
-                ApiError::from(Problem::validation(vec![tms_domain::FieldError::new(
-                    field, reason,
-                )]))
-            }
-        }
-    })
+            ))
+            .field("body", "is not valid JSON"),
+        )),
+    }
 }
 
-/// Turns serde's message into a field path and a reason without the
-/// "at line x column y" suffix. Unknown and missing fields name the field
-/// itself rather than its parent.
-fn describe_data_error(path: &str, message: &str) -> (String, String) {
-    let reason = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_string();
-    // serde_path_to_error's path ends with the field for an unknown field,
-    // and at its parent for a missing one.
-    let join = |name: &str| {
-        if path.is_empty() || path == "." {
-            name.to_string()
-        } else if path == name || path.ends_with(&format!(".{name}")) {
-            path.to_string()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
-    for prefix in ["unknown field `", "missing field `"] {
-        if let Some(rest) = reason.strip_prefix(prefix) {
-            if let Some(name) = rest.split('`').next() {
-                let why = if prefix.starts_with("unknown") {
-                    "is not a known field"
-                } else {
-                    "is required"
-                };
-                return (join(name), why.to_string());
-            }
-        }
+/// A JSON value whose objects may not repeat a key (serde_json's own
+/// `Value` keeps the last one silently).
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
     }
-    // serde quotes the offending value ("invalid type: string \"S123...\",
-    // expected u32"); keep only what was expected, so that no value (it may
-    // be personal data) is echoed back.
-    let reason = match reason.split_once(", expected ") {
-        Some((what, expected))
-            if what.starts_with("invalid type") || what.starts_with("invalid value") =>
-        {
-            format!("has the wrong type or value: expected {expected}")
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
         }
-        _ => reason,
-    };
-    let field = if path.is_empty() || path == "." {
-        "body".to_string()
-    } else {
-        path.to_string()
-    };
-    (field, reason)
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate field `{key}`")));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(v) = headers.get(&IDEMPOTENCY_HEADER) else {
+    let mut values = headers.get_all(&IDEMPOTENCY_HEADER).iter();
+    let Some(v) = values.next() else {
         return Ok(None);
     };
-    let bad = || {
-        ApiError::from(Problem::bad_request(format!(
-            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
-        )))
+    let bad = |reason: &str| {
+        ApiError::from(
+            Problem::bad_request(format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+            ))
+            .field(IDEMPOTENCY_HEADER.as_str(), reason),
+        )
     };
-    let s = v.to_str().map_err(|_| bad())?;
+    if values.next().is_some() {
+        return Err(bad("must be sent once"));
+    }
+    let s = v
+        .to_str()
+        .map_err(|_| bad("must be visible ASCII characters"))?;
     if s.is_empty() || s.len() > MAX_IDEMPOTENCY_KEY || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
+        return Err(bad(&format!(
+            "must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        )));
     }
     Ok(Some(s.to_string()))
 }
@@ -189,125 +241,143 @@ pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
-/// The version named by `If-Match`, if the header is present.
-pub struct IfMatch(pub Option<u64>);
+/// The `If-Match` precondition, if the header is present.
+pub struct IfMatch(pub Option<Precondition>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(v) = parts.headers.get(header::IF_MATCH) else {
+        let values: Vec<_> = parts.headers.get_all(header::IF_MATCH).iter().collect();
+        if values.is_empty() {
             return Ok(IfMatch(None));
-        };
-        let parsed = v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .and_then(|s| s.strip_prefix('"'))
-            .and_then(|s| s.strip_suffix('"'))
-            .and_then(|s| s.parse::<u64>().ok());
-        match parsed {
-            Some(n) => Ok(IfMatch(Some(n))),
-            None => Err(ApiError::from(
-                Problem::bad_request("If-Match must be one ETag returned by this API, e.g. \"3\"")
-                    .field("If-Match", "is not an ETag of this API"),
-            )),
         }
+        let mut joined = String::new();
+        for v in values {
+            let Ok(s) = v.to_str() else {
+                return Err(bad_if_match());
+            };
+            if !joined.is_empty() {
+                joined.push(',');
+            }
+            joined.push_str(s);
+        }
+        parse_if_match(&joined)
+            .map(|p| IfMatch(Some(p)))
+            .ok_or_else(bad_if_match)
     }
 }
 
-/// The ETag of a version.
-pub fn etag(version: u64) -> HeaderValue {
-    // A quoted number is always a valid header value.
-    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+fn bad_if_match() -> ApiError {
+    ApiError::from(
+        Problem::bad_request("If-Match must be * or a list of ETags, e.g. \"3\"")
+            .field("If-Match", "is not * or a list of entity-tags"),
+    )
 }
 
-/// A query string parsed into `T`, naming the parameter at fault.
+/// Parses an If-Match field value (RFC 9110 §13.1.1): `*`, or a
+/// comma-separated list of entity-tags `"opaque"` / `W/"opaque"`, with
+/// optional spaces around the commas. Weak tags are kept out of the result:
+/// they never match in the strong comparison If-Match uses.
+pub fn parse_if_match(value: &str) -> Option<Precondition> {
+    let v = value.trim_matches([' ', '\t']);
+    if v == "*" {
+        return Some(Precondition::Any);
+    }
+    let mut tags = Vec::new();
+    let mut any = false;
+    for part in v.split(',') {
+        let part = part.trim_matches([' ', '\t']);
+        if part.is_empty() {
+            continue; // empty list elements are allowed (RFC 9110 §5.6.1)
+        }
+        let (weak, quoted) = match part.strip_prefix("W/") {
+            Some(rest) => (true, rest),
+            None => (false, part),
+        };
+        let opaque = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        // etagc = %x21 / %x23-7E / obs-text
+        if !opaque
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+        {
+            return None;
+        }
+        any = true;
+        if !weak {
+            tags.push(opaque.to_string());
+        }
+    }
+    any.then_some(Precondition::Tags(tags))
+}
+
+/// A query string parsed into `T`: each parameter at most once, every
+/// problem a 400 naming the parameter.
 pub struct QueryParams<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
-            Ok(q) => Ok(QueryParams(q.0)),
-            Err(e) => {
-                let text = e.body_text();
-                let message = text.rsplit(": ").next().unwrap_or(&text).to_string();
-                let (field, reason) = describe_data_error("", &message);
-                Err(ApiError::from(
-                    Problem::bad_request("the query string is not valid")
-                        .field(field.replace("body", "query"), reason),
-                ))
+        let bad = |field: &str, reason: &str| {
+            ApiError::from(
+                Problem::bad_request("the query string is not valid").field(field, reason),
+            )
+        };
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|_| bad("query", "is not a valid query string"))?
+            .0;
+        let mut map = Map::new();
+        for (name, value) in pairs {
+            if map.contains_key(&name) {
+                return Err(bad(&name, "must be given at most once"));
             }
+            map.insert(name, Value::String(value));
         }
+        decode_value(Value::Object(map))
+            .map(QueryParams)
+            .map_err(|v| {
+                ApiError::from(Problem::bad_request("the query string is not valid").errors(v.0))
+            })
+    }
+}
+
+/// The typed ids of a request's path, each checked by name: a malformed id
+/// (not a lowercase UUID, not UTF-8) is a 400 naming the parameter.
+pub struct PathIds(RawPathParams);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        RawPathParams::from_request_parts(parts, state)
+            .await
+            .map(PathIds)
+            .map_err(|e| {
+                let text = e.body_text();
+                let name = text.split('`').nth(1).unwrap_or("path").to_string();
+                ApiError::from(
+                    Problem::bad_request("a path parameter is not valid")
+                        .field(name, "is not valid UTF-8"),
+                )
+            })
+    }
+}
+
+impl PathIds {
+    /// The path parameter `name` as a typed id.
+    pub fn get<T: TypedId>(&self, name: &str) -> Result<T, ApiError> {
+        let value = self
+            .0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        T::parse(value).map_err(|why| {
+            ApiError::from(Problem::bad_request("a path parameter is not valid").field(name, why))
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct T {
-        a: Option<String>,
-        n: Option<u32>,
-        inner: Option<Vec<Inner>>,
-    }
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Inner {
-        x: Option<String>,
-    }
-
-    fn field_of(body: &str) -> (u16, String) {
-        match parse_json::<T>(body.as_bytes()) {
-            Ok(_) => (200, String::new()),
-            Err(ApiError(p)) => (
-                p.status,
-                p.errors
-                    .first()
-                    .map(|e| e.field.clone())
-                    .unwrap_or_default(),
-            ),
-        }
-    }
-
-    #[test]
-    fn names_the_field() {
-        assert_eq!(field_of("{\"a\": 5}"), (422, "a".into()));
-        assert_eq!(field_of("{\"n\": -1}"), (422, "n".into()));
-        assert_eq!(field_of("{\"zzz\": 1}"), (422, "zzz".into()));
-        assert_eq!(
-            field_of("{\"inner\": [{\"x\": \"ok\"}, {\"y\": 1}]}"),
-            (422, "inner[1].y".into())
-        );
-        assert_eq!(
-            field_of("{\"inner\": [{\"x\": 1}]}"),
-            (422, "inner[0].x".into())
-        );
-        assert_eq!(field_of("{\"a\": "), (400, String::new()));
-        assert_eq!(field_of("[]"), (422, "body".into()));
-        assert_eq!(field_of("{}"), (200, String::new()));
-    }
-
-    #[test]
-    fn never_echoes_the_value() {
-        let err = parse_json::<T>(b"{\"a\": 123456789}").err().map(|e| e.0);
-        let p = err.expect("an error");
-        let reason = &p.errors[0].reason;
-        assert!(!reason.contains("123456789"), "{reason}");
-        assert!(reason.contains("expected"), "{reason}");
-    }
-
-    #[test]
-    fn fingerprints_differ_by_body_and_path() {
-        let a = fingerprint("POST", "/x", b"{}");
-        assert_eq!(a, fingerprint("POST", "/x", b"{}"));
-        assert_ne!(a, fingerprint("POST", "/y", b"{}"));
-        assert_ne!(a, fingerprint("POST", "/x", b"{\"a\":1}"));
-    }
-}
+mod tests;

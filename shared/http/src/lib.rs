@@ -5,6 +5,7 @@
 pub mod context;
 pub mod extract;
 pub mod problem;
+pub mod respond;
 pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
@@ -25,20 +26,31 @@ pub enum Resource {
 impl Resource {
     pub const ALL: [Resource; 2] = [Resource::CourseRuns, Resource::AuditLogs];
 
-    fn router(self) -> Router<App> {
+    /// The resource's routes, each with its declaration.
+    pub fn routes(self) -> Vec<routes::Route> {
         match self {
-            Resource::CourseRuns => routes::course_runs::router(),
-            Resource::AuditLogs => routes::audit::router(),
+            Resource::CourseRuns => routes::course_runs::routes(),
+            Resource::AuditLogs => routes::audit::routes(),
         }
     }
+}
+
+/// The declarations of every route the given resources serve: what the
+/// bad-input suite (and, later, the OpenAPI document) is built from.
+pub fn route_docs(resources: &[Resource]) -> Vec<routes::RouteDoc> {
+    resources
+        .iter()
+        .flat_map(|r| r.routes())
+        .map(|r| r.doc)
+        .collect()
 }
 
 /// A router for the given resources, with the shared middleware: body limit,
 /// correlation id, acting user, problem+json for unknown routes and methods.
 pub fn router(app: App, actor: ActorSource, resources: &[Resource]) -> Router {
     let mut r: Router<App> = Router::new();
-    for res in resources {
-        r = r.merge(res.router());
+    for route in resources.iter().flat_map(|res| res.routes()) {
+        r = r.route(route.doc.path, route.handler);
     }
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -49,7 +61,9 @@ pub fn router(app: App, actor: ActorSource, resources: &[Resource]) -> Router {
 }
 
 async fn not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail("no such route")
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+        .detail("no such route")
+        .field("path", "is not a route of this API")
 }
 
 async fn method_not_allowed() -> Problem {
@@ -58,4 +72,5 @@ async fn method_not_allowed() -> Problem {
         "method-not-allowed",
         "Method not allowed",
     )
+    .field("method", "is not allowed on this route")
 }

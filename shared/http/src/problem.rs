@@ -23,6 +23,9 @@ pub struct Problem {
     pub correlation_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds for a `Retry-After` header (not in the body).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 impl Problem {
@@ -34,7 +37,24 @@ impl Problem {
             detail: None,
             correlation_id: None,
             errors: Vec::new(),
+            retry_after: None,
         }
+    }
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+    pub fn too_large() -> Self {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Request too large",
+        )
+        .detail(format!(
+            "the body must be at most {} bytes",
+            crate::extract::MAX_BODY_BYTES
+        ))
+        .field("body", "is too large")
     }
     pub fn detail(mut self, d: impl Into<String>) -> Self {
         self.detail = Some(d.into());
@@ -75,6 +95,10 @@ impl IntoResponse for Problem {
         let mut res = (status, body).into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
     }
 }
@@ -99,38 +123,46 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         let p = match e {
             AppError::Validation(v) => Problem::validation(v.0),
+            AppError::InvalidQuery(v) => {
+                Problem::bad_request("the query string is not valid").errors(v.0)
+            }
             AppError::NotFound(what) => Problem::not_found(what),
             AppError::Conflict(m) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(m)
             }
+            AppError::Contention(m) => Problem::new(
+                StatusCode::CONFLICT,
+                "concurrent-request",
+                "Concurrent request",
+            )
+            .detail(m)
+            .retry_after(1),
             AppError::PreconditionFailed => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
                 "The resource has changed",
             )
-            .detail("the If-Match ETag is not the current version; read the resource again"),
+            .detail("the If-Match ETag is not the current version; read the resource again")
+            .field("If-Match", "does not match the current ETag"),
             AppError::PreconditionRequired => Problem::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "precondition-required",
                 "If-Match required",
             )
-            .detail("send the resource's ETag in an If-Match header"),
+            .detail("send the resource's ETag in an If-Match header")
+            .field("If-Match", "is required"),
             AppError::IdempotencyKeyReused => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
                 "Idempotency-Key reused",
             )
-            .detail("this Idempotency-Key was used with a different request"),
+            .detail("this Idempotency-Key was used with a different request")
+            .field("Idempotency-Key", "was used with a different request"),
             AppError::InvalidCursor => {
                 Problem::bad_request("the cursor is not valid for this list")
                     .field("cursor", "is not a cursor this list returned")
             }
-            AppError::TooLarge(m) => Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "Request too large",
-            )
-            .detail(m),
+            AppError::TooLarge(m) => Problem::too_large().detail(m),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "dependency unavailable");
                 Problem::new(

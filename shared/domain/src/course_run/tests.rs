@@ -1,5 +1,20 @@
 use super::*;
 use chrono::TimeZone;
+use serde_json::json;
+
+const RUN: &str = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff01";
+
+fn rid() -> RunId {
+    RunId::parse(RUN).unwrap()
+}
+
+fn sid(i: usize) -> SessionId {
+    SessionId::parse(&format!("0193a4e2-7c1b-7d3e-9a51-2b7f00c0{i:04x}")).unwrap()
+}
+
+fn mp(v: serde_json::Value) -> MergePatch {
+    v.as_object().cloned().unwrap()
+}
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
@@ -51,7 +66,7 @@ fn parses_a_valid_run_with_sessions() {
     assert_eq!(f.course_ref.as_str(), "TGS-2020000697");
     assert_eq!(f.delivery_mode, ModeOfTraining::Classroom);
     assert_eq!(s.len(), 2);
-    let run = CourseRun::create("id".into(), f, now());
+    let run = CourseRun::create(rid(), f, now());
     assert_eq!(run.status, RunStatus::Pending);
 }
 
@@ -149,51 +164,105 @@ fn too_many_sessions_is_refused() {
 
 fn stored_run() -> CourseRun {
     let (f, _) = valid_input().parse().unwrap();
-    CourseRun::create("r".into(), f, now())
+    CourseRun::create(rid(), f, now())
 }
 
 #[test]
 fn patch_merges_and_revalidates() {
     let run = stored_run();
-    let p = CourseRunPatch {
-        title: Some("New title".into()),
-        ..Default::default()
-    };
     let later = now() + chrono::Duration::hours(1);
-    let updated = run.apply_patch(&p, &[], later).unwrap();
-    assert_eq!(updated.title, "New title");
-    assert_eq!(updated.course_ref, run.course_ref);
+    let updated = run
+        .apply_patch(&mp(json!({"title": "New title"})), &[], later)
+        .unwrap();
+    assert_eq!(updated.fields.title, "New title");
+    assert_eq!(updated.fields.course_ref, run.fields.course_ref);
     assert_eq!(updated.updated_at, later);
     assert_eq!(updated.created_at, run.created_at);
 
-    let bad = CourseRunPatch {
-        end_date: Some("2025-01-01".into()),
-        ..Default::default()
-    };
+    let bad = mp(json!({"end_date": "2025-01-01"}));
     assert!(matches!(
         run.apply_patch(&bad, &[], later),
         Err(DomainError::Invalid(_))
     ));
     assert!(matches!(
-        run.apply_patch(&CourseRunPatch::default(), &[], later),
+        run.apply_patch(&MergePatch::new(), &[], later),
         Err(DomainError::Invalid(_))
     ));
 }
 
 #[test]
-fn patch_may_not_leave_a_session_outside_the_dates() {
+fn null_clears_optional_fields_and_is_refused_for_required_ones() {
     let run = stored_run();
+    let cleared = run
+        .apply_patch(
+            &mp(json!({"schedule_info": null, "capacity": 23})),
+            &[],
+            now(),
+        )
+        .unwrap();
+    assert_eq!(cleared.fields.schedule_info, None);
+    assert_eq!(cleared.fields.capacity, 23);
+    for required in [
+        "title",
+        "course_ref",
+        "start_date",
+        "capacity",
+        "delivery_mode",
+    ] {
+        let e = run
+            .apply_patch(
+                &mp(json!({ required: null, "schedule_info": "x" })),
+                &[],
+                now(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e, DomainError::Invalid(v) if fields_of(v) == [required]),
+            "{required}: {e:?}"
+        );
+    }
+    // A nested merge: only the room changes.
+    let moved = run
+        .apply_patch(&mp(json!({"venue": {"room": "R2"}})), &[], now())
+        .unwrap();
+    let venue = moved.fields.venue.unwrap();
+    assert_eq!((venue.room.as_str(), venue.floor.as_str()), ("R2", "03"));
+    // A venue is required for classroom training: clearing it is refused.
+    let e = run
+        .apply_patch(&mp(json!({"venue": null})), &[], now())
+        .unwrap_err();
+    assert!(
+        matches!(&e, DomainError::Invalid(v) if fields_of(v) == ["venue"]),
+        "{e:?}"
+    );
+    for (patch, field) in [
+        (json!({"sessions": []}), "sessions"),
+        (json!({"status": "synced"}), "status"),
+        (json!({"capacity": "20"}), "capacity"),
+        (json!({"venue": {"zzz": 1}}), "venue.zzz"),
+    ] {
+        let e = run.apply_patch(&mp(patch.clone()), &[], now()).unwrap_err();
+        assert!(
+            matches!(&e, DomainError::Invalid(v) if fields_of(v) == [field]),
+            "{patch}: {e:?}"
+        );
+    }
+}
+
+fn stored_sessions() -> Vec<Session> {
     let (_, sessions) = valid_input().parse().unwrap();
-    let sessions: Vec<Session> = sessions
+    sessions
         .into_iter()
         .enumerate()
-        .map(|(i, f)| Session::create(format!("s{i}"), "r".into(), f, now()))
-        .collect();
-    let p = CourseRunPatch {
-        end_date: Some("2025-01-15".into()),
-        ..Default::default()
-    };
-    let e = run.apply_patch(&p, &sessions, now()).unwrap_err();
+        .map(|(i, f)| Session::create(sid(i), rid(), f, now()))
+        .collect()
+}
+
+#[test]
+fn patch_may_not_leave_a_session_outside_the_dates() {
+    let run = stored_run();
+    let p = mp(json!({"end_date": "2025-01-15"}));
+    let e = run.apply_patch(&p, &stored_sessions(), now()).unwrap_err();
     assert!(matches!(e, DomainError::Invalid(v) if v.0[0].field == "start_date"));
 }
 
@@ -210,12 +279,8 @@ fn status_machine() {
         cancelled.touched(now()),
         Err(DomainError::InvalidState(_))
     ));
-    let p = CourseRunPatch {
-        title: Some("x".into()),
-        ..Default::default()
-    };
     assert!(matches!(
-        cancelled.apply_patch(&p, &[], now()),
+        cancelled.apply_patch(&mp(json!({"title": "x"})), &[], now()),
         Err(DomainError::InvalidState(_))
     ));
     assert_eq!(RunStatus::Synced.after_edit().unwrap(), RunStatus::Pending);
@@ -226,38 +291,62 @@ fn status_machine() {
 #[test]
 fn session_patch() {
     let run = stored_run();
-    let (_, sessions) = valid_input().parse().unwrap();
-    let s = Session::create("s".into(), "r".into(), sessions[0].clone(), now());
-    let p = SessionPatch {
-        start_time: Some("10:00".into()),
-        ..Default::default()
-    };
-    let u = s.apply_patch(&p, &run, now()).unwrap();
-    assert_eq!(u.start_time.format("%H:%M").to_string(), "10:00");
-    let p = SessionPatch {
-        start_time: Some("19:00".into()),
-        ..Default::default()
-    };
+    let sessions = stored_sessions();
+    let s = &sessions[0];
+    let u = s
+        .apply_patch(&mp(json!({"start_time": "10:00"})), &run, &sessions, now())
+        .unwrap();
+    assert_eq!(u.fields.start_time.format("%H:%M").to_string(), "10:00");
+    let p = mp(json!({"start_time": "19:00"}));
     assert_eq!(
-        fields_of(&s.apply_patch(&p, &run, now()).unwrap_err()),
+        fields_of(&s.apply_patch(&p, &run, &sessions, now()).unwrap_err()),
         ["end_time"]
     );
-    let p = SessionPatch {
-        session_date: Some("2026-01-01".into()),
-        ..Default::default()
-    };
+    let p = mp(json!({"session_date": "2026-01-01"}));
     assert_eq!(
-        fields_of(&s.apply_patch(&p, &run, now()).unwrap_err()),
+        fields_of(&s.apply_patch(&p, &run, &sessions, now()).unwrap_err()),
         ["session_date"]
+    );
+    // Moving onto the other session's day and hours overlaps it.
+    let p = mp(json!({"session_date": "2025-01-16"}));
+    let e = s.apply_patch(&p, &run, &sessions, now()).unwrap_err();
+    assert_eq!(fields_of(&e), ["start_time"]);
+    assert!(e.0[0].reason.contains(sessions[1].id.as_str()), "{e:?}");
+    // The trainer can be set and cleared; an uppercase id is refused.
+    let t = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0aaaa";
+    let with = s
+        .apply_patch(&mp(json!({"trainer_id": t})), &run, &sessions, now())
+        .unwrap();
+    assert_eq!(with.fields.trainer_id.as_ref().map(|t| t.as_str()), Some(t));
+    let without = with
+        .apply_patch(&mp(json!({"trainer_id": null})), &run, &sessions, now())
+        .unwrap();
+    assert_eq!(without.fields.trainer_id, None);
+    let p = mp(json!({"trainer_id": t.to_uppercase()}));
+    assert_eq!(
+        fields_of(&s.apply_patch(&p, &run, &sessions, now()).unwrap_err()),
+        ["trainer_id"]
     );
 }
 
 #[test]
-fn ids() {
-    assert!(is_valid_id("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee"));
-    assert!(!is_valid_id("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffe"));
-    assert!(!is_valid_id("0193a4e2x7c1b-7d3e-9a51-2b7f00c0ffee"));
-    assert!(!is_valid_id("../etc/passwd"));
+fn overlapping_sessions_are_refused_on_create() {
+    let mut i = valid_input();
+    let mut late = session("2025-01-15");
+    late.start_time = Some("17:00".into());
+    late.end_time = Some("19:00".into());
+    i.sessions = Some(vec![session("2025-01-15"), session("2025-01-16"), late]);
+    let e = i.parse().unwrap_err();
+    assert_eq!(fields_of(&e), ["sessions[2]"]);
+    assert!(e.0[0].reason.contains("sessions[0]"), "{e:?}");
+    // Back to back is fine.
+    let mut next = session("2025-01-15");
+    next.start_time = Some("18:00".into());
+    next.end_time = Some("19:00".into());
+    i.sessions = Some(vec![session("2025-01-15"), next]);
+    assert!(i.parse().is_ok());
+    assert!(check_session_cap(MAX_SESSIONS_PER_RUN - 1).is_ok());
+    assert!(check_session_cap(MAX_SESSIONS_PER_RUN).is_err());
 }
 
 #[test]
@@ -268,14 +357,14 @@ fn serde_shape_of_a_run() {
     assert_eq!(v["start_date"], "2025-01-15");
     assert_eq!(v["delivery_mode"], "classroom");
     assert_eq!(v["status"], "pending");
+    assert!(v.get("fields").is_none());
     let back: CourseRun = serde_json::from_value(v).unwrap();
     assert_eq!(back, run);
 }
 
 #[test]
 fn session_times_serialize_as_hh_mm() {
-    let (_, sessions) = valid_input().parse().unwrap();
-    let s = Session::create("s".into(), "r".into(), sessions[0].clone(), now());
+    let s = stored_sessions().remove(0);
     let v = serde_json::to_value(&s).unwrap();
     assert_eq!(v["start_time"], "09:00");
     assert_eq!(v["end_time"], "18:00");

@@ -1,17 +1,27 @@
 //! `GET /audit-logs`: an entity's audit trail, newest first. Read-only.
 
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use tms_app::audit::AuditListParams;
 use tms_app::App;
 
 use crate::extract::QueryParams;
 use crate::problem::ApiResult;
+use crate::routes::{Route, RouteDoc};
 
-pub fn router() -> Router<App> {
-    Router::new().route("/audit-logs", get(list))
+pub fn routes() -> Vec<Route> {
+    vec![Route::new(
+        RouteDoc::new(Method::GET, "/audit-logs").query(&[
+            "entity_type",
+            "entity_id",
+            "limit",
+            "cursor",
+        ]),
+        get(list),
+    )]
 }
 
 async fn list(

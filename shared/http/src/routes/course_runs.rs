@@ -1,74 +1,133 @@
 //! `/course-runs` and `/course-runs/{id}/sessions`. Each handler parses,
 //! calls one use case and maps the result.
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
-use serde_json::Value;
-use tms_app::course_runs::{CourseRunView, RunListParams, SessionView};
-use tms_app::{App, Idempotent};
-use tms_domain::course_run::{
-    CancelInput, CourseRunInput, CourseRunPatch, SessionInput, SessionPatch,
-};
+use axum::routing::{delete, get, patch, post};
+use axum::Json;
+use serde_json::{json, Value};
+use tms_app::course_runs::RunListParams;
+use tms_app::App;
+use tms_domain::course_run::{CancelInput, CourseRunInput, SessionInput};
+use tms_domain::ids::{RunId, SessionId};
+use tms_domain::patch::MergePatch;
 
 use crate::context::Ctx;
-use crate::extract::{etag, IfMatch, JsonRequest, QueryParams, REPLAYED_HEADER};
+use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
+use crate::respond::{idempotent, with_etag, written};
+use crate::routes::{Route, RouteDoc};
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/course-runs", post(create).get(list))
-        .route("/course-runs/{id}", get(read).patch(update))
-        .route("/course-runs/{id}/cancel", post(cancel))
-        .route(
-            "/course-runs/{id}/sessions",
-            post(add_session).get(list_sessions),
-        )
-        .route(
-            "/course-runs/{id}/sessions/{session_id}",
-            patch(update_session).delete(remove_session),
-        )
+const RUNS: &str = "/course-runs";
+const RUN: &str = "/course-runs/{id}";
+const CANCEL: &str = "/course-runs/{id}/cancel";
+const SESSIONS: &str = "/course-runs/{id}/sessions";
+const SESSION: &str = "/course-runs/{id}/sessions/{session_id}";
+
+/// A valid create body (the README's tour uses the same).
+pub fn example_run() -> Value {
+    json!({
+        "course_ref": "TGS-2020000697",
+        "title": "Workplace Safety and Health",
+        "registration_opening": "2025-01-01",
+        "registration_closing": "2025-01-10",
+        "start_date": "2025-01-15",
+        "end_date": "2025-01-16",
+        "delivery_mode": "classroom",
+        "venue": {"floor": "03", "unit": "01", "postal_code": "408533", "room": "R1"},
+        "capacity": 20,
+        "schedule_info": "Wed-Thu 9am-6pm",
+        "course_admin_email": "admin@example.sg",
+        "sessions": [
+            {"session_date": "2025-01-15", "start_time": "09:00", "end_time": "18:00"},
+            {"session_date": "2025-01-16", "start_time": "09:00", "end_time": "18:00"}
+        ]
+    })
 }
 
-fn with_etag(status: StatusCode, version: u64, body: impl serde::Serialize) -> Response {
-    let mut res = (status, Json(body)).into_response();
-    res.headers_mut().insert(header::ETAG, etag(version));
-    res
+const RUN_REQUIRED: &[&str] = &[
+    "course_ref",
+    "title",
+    "registration_opening",
+    "registration_closing",
+    "start_date",
+    "end_date",
+    "delivery_mode",
+    "capacity",
+];
+
+fn example_patch() -> Value {
+    json!({"title": "Workplace Safety (revised)", "capacity": 25, "venue": {"room": "R2"}})
 }
 
-/// 201 with Location and ETag; for a replayed Idempotency-Key, the first
-/// response's body with the same Location and ETag.
-fn created<T: serde::Serialize>(
-    outcome: Idempotent<T>,
-    location: impl Fn(&Value) -> Option<String>,
-) -> Response {
-    respond(StatusCode::CREATED, outcome, location)
+/// A session that fits [`example_run`]'s dates next to its sessions.
+fn example_session() -> Value {
+    json!({"session_date": "2025-01-16", "start_time": "19:00", "end_time": "21:00",
+           "trainer_id": "0193a4e2-7c1b-7d3e-9a51-2b7f00c0aaaa"})
 }
 
-/// `status` with the body, its ETag and (when given) Location; a replayed
-/// Idempotency-Key answers the first response's body, marked as replayed.
-fn respond<T: serde::Serialize>(
-    status: StatusCode,
-    outcome: Idempotent<T>,
-    location: impl Fn(&Value) -> Option<String>,
-) -> Response {
-    let (body, replayed) = match outcome {
-        Idempotent::New(v) => (serde_json::to_value(v).unwrap_or(Value::Null), false),
-        Idempotent::Replayed(v) => (v, true),
-    };
-    let version = body.get("version").and_then(Value::as_u64).unwrap_or(1);
-    let loc = location(&body);
-    let mut res = with_etag(status, version, &body);
-    if let Some(l) = loc.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        res.headers_mut().insert(header::LOCATION, l);
-    }
-    if replayed {
-        res.headers_mut()
-            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    }
-    res
+const SESSION_REQUIRED: &[&str] = &["session_date", "start_time", "end_time"];
+
+fn example_session_patch() -> Value {
+    json!({"start_time": "08:00", "end_time": "08:30"})
+}
+
+fn example_cancel() -> Value {
+    json!({"reason": "not enough trainees"})
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            RouteDoc::new(Method::POST, RUNS)
+                .body(example_run, RUN_REQUIRED)
+                .idempotent(),
+            post(create),
+        ),
+        Route::new(
+            RouteDoc::new(Method::GET, RUNS).query(&[
+                "status",
+                "active",
+                "start_from",
+                "start_to",
+                "limit",
+                "cursor",
+            ]),
+            get(list),
+        ),
+        Route::new(RouteDoc::new(Method::GET, RUN), get(read)),
+        Route::new(
+            RouteDoc::new(Method::PATCH, RUN)
+                .merge_patch(example_patch, RUN_REQUIRED)
+                .if_match(),
+            patch(update),
+        ),
+        Route::new(
+            RouteDoc::new(Method::POST, CANCEL)
+                .body(example_cancel, &[])
+                .if_match()
+                .idempotent(),
+            post(cancel),
+        ),
+        Route::new(RouteDoc::new(Method::GET, SESSIONS), get(list_sessions)),
+        Route::new(
+            RouteDoc::new(Method::POST, SESSIONS)
+                .body(example_session, SESSION_REQUIRED)
+                .idempotent(),
+            post(add_session),
+        ),
+        Route::new(
+            RouteDoc::new(Method::PATCH, SESSION)
+                .merge_patch(example_session_patch, SESSION_REQUIRED)
+                .if_match(),
+            patch(update_session),
+        ),
+        Route::new(
+            RouteDoc::new(Method::DELETE, SESSION).if_match(),
+            delete(remove_session),
+        ),
+    ]
 }
 
 async fn create(
@@ -79,11 +138,7 @@ async fn create(
     let out = app
         .create_course_run(&ctx, req.value, req.idempotency)
         .await?;
-    Ok(created(out, |b| {
-        b.get("id")
-            .and_then(Value::as_str)
-            .map(|id| format!("/course-runs/{id}"))
-    }))
+    Ok(idempotent(StatusCode::CREATED, out))
 }
 
 async fn list(
@@ -93,78 +148,79 @@ async fn list(
     Ok(Json(app.list_course_runs(&params).await?).into_response())
 }
 
-async fn read(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Response> {
-    let view: CourseRunView = app.get_course_run(&id).await?;
+async fn read(State(app): State<App>, ids: PathIds) -> ApiResult<Response> {
+    let view = app.get_course_run(&ids.get::<RunId>("id")?).await?;
     Ok(with_etag(StatusCode::OK, view.version, view))
 }
 
 async fn update(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    ids: PathIds,
     IfMatch(if_match): IfMatch,
-    req: JsonRequest<CourseRunPatch>,
+    req: JsonRequest<MergePatch>,
 ) -> ApiResult<Response> {
-    let view = app
+    let id = ids.get::<RunId>("id")?;
+    let out = app
         .update_course_run(&ctx, &id, if_match, req.value)
         .await?;
-    Ok(with_etag(StatusCode::OK, view.version, view))
+    Ok(written(StatusCode::OK, out))
 }
 
 async fn cancel(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    ids: PathIds,
     IfMatch(if_match): IfMatch,
     req: JsonRequest<CancelInput>,
 ) -> ApiResult<Response> {
+    let id = ids.get::<RunId>("id")?;
     let out = app
         .cancel_course_run(&ctx, &id, if_match, req.value, req.idempotency)
         .await?;
-    Ok(respond(StatusCode::OK, out, |_| None))
+    Ok(idempotent(StatusCode::OK, out))
 }
 
-async fn list_sessions(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Response> {
-    let view = app.get_course_run(&id).await?;
-    let sessions: Vec<SessionView> = view.sessions.unwrap_or_default();
-    Ok(Json(serde_json::json!({ "items": sessions, "next_cursor": null })).into_response())
+async fn list_sessions(State(app): State<App>, ids: PathIds) -> ApiResult<Response> {
+    let view = app.get_course_run(&ids.get::<RunId>("id")?).await?;
+    let sessions = view.sessions.unwrap_or_default();
+    Ok(Json(json!({ "items": sessions, "next_cursor": null })).into_response())
 }
 
 async fn add_session(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    ids: PathIds,
     req: JsonRequest<SessionInput>,
 ) -> ApiResult<Response> {
+    let id = ids.get::<RunId>("id")?;
     let out = app
         .add_session(&ctx, &id, req.value, req.idempotency)
         .await?;
-    Ok(created(out, |b| {
-        let sid = b.get("id").and_then(Value::as_str)?;
-        let rid = b.get("course_run_id").and_then(Value::as_str)?;
-        Some(format!("/course-runs/{rid}/sessions/{sid}"))
-    }))
+    Ok(idempotent(StatusCode::CREATED, out))
 }
 
 async fn update_session(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Path((id, session_id)): Path<(String, String)>,
+    ids: PathIds,
     IfMatch(if_match): IfMatch,
-    req: JsonRequest<SessionPatch>,
+    req: JsonRequest<MergePatch>,
 ) -> ApiResult<Response> {
-    let view = app
+    let (id, session_id) = (ids.get::<RunId>("id")?, ids.get::<SessionId>("session_id")?);
+    let out = app
         .update_session(&ctx, &id, &session_id, if_match, req.value)
         .await?;
-    Ok(with_etag(StatusCode::OK, view.version, view))
+    Ok(written(StatusCode::OK, out))
 }
 
 async fn remove_session(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Path((id, session_id)): Path<(String, String)>,
+    ids: PathIds,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
+    let (id, session_id) = (ids.get::<RunId>("id")?, ids.get::<SessionId>("session_id")?);
     app.remove_session(&ctx, &id, &session_id, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,0 +1,115 @@
+//! The names the system writes into its records: entity types and audit
+//! actions, as enums so that a typo cannot compile.
+
+use serde::{Deserialize, Serialize};
+
+/// Every kind of item the table holds.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum EntityType {
+    CourseRun,
+    Session,
+    AuditRecord,
+    SyncJob,
+    IdempotencyRecord,
+}
+
+impl EntityType {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl std::fmt::Display for EntityType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an audit record says happened.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
+pub enum AuditAction {
+    #[serde(rename = "course_run.created")]
+    #[strum(serialize = "course_run.created")]
+    CourseRunCreated,
+    #[serde(rename = "course_run.updated")]
+    #[strum(serialize = "course_run.updated")]
+    CourseRunUpdated,
+    #[serde(rename = "course_run.cancelled")]
+    #[strum(serialize = "course_run.cancelled")]
+    CourseRunCancelled,
+    #[serde(rename = "session.added")]
+    #[strum(serialize = "session.added")]
+    SessionAdded,
+    #[serde(rename = "session.updated")]
+    #[strum(serialize = "session.updated")]
+    SessionUpdated,
+    #[serde(rename = "session.removed")]
+    #[strum(serialize = "session.removed")]
+    SessionRemoved,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Parses one of an enum's names, or says which names there are.
+pub fn parse_name<T>(value: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + strum::VariantArray + AsRef<str>,
+{
+    value.parse::<T>().map_err(|_| {
+        let names: Vec<&str> = T::VARIANTS.iter().map(AsRef::as_ref).collect();
+        format!("must be one of: {}", names.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::VariantArray;
+
+    #[test]
+    fn names_round_trip_through_serde_and_strum() {
+        for t in EntityType::VARIANTS {
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json, t.as_str());
+            assert_eq!(parse_name::<EntityType>(t.as_str()), Ok(*t));
+        }
+        for a in AuditAction::VARIANTS {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        assert_eq!(AuditAction::SessionRemoved.as_str(), "session.removed");
+        assert_eq!(EntityType::CourseRun.as_str(), "course_run");
+        assert!(parse_name::<EntityType>("Course_Run").is_err());
+    }
+}
