@@ -1,4 +1,6 @@
-//! Helpers shared by the integration tests: engines to test against.
+//! Helpers shared by the integration tests: engines to test against, the
+//! system under test with request helpers, and the one macro that runs a
+//! test on both engine sets.
 //!
 //! AWS engines use the local AWS-compatible server at TMS_TEST_AWS_ENDPOINT,
 //! with dummy credentials; every call creates its own table or queues with
@@ -87,6 +89,34 @@ impl Intercept for CountingInterceptor {
     }
 }
 
+/// Runs each named test on both engine sets, as `$sqlite` and `$aws`. The
+/// calling module says how with two macros defined before the call:
+/// `run_sqlite!(name)` and `run_aws!(name)`, each an async block body.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            run_sqlite!($name)
+        }
+        #[tokio::test]
+        async fn $aws() {
+            run_aws!($name)
+        }
+    )*};
+}
+
+/// Test logs, only when asked: `TMS_TEST_LOG=debug cargo test ...` prints
+/// the system's log lines (captured per test by the test harness).
+pub fn init_test_logging() {
+    if let Ok(filter) = std::env::var("TMS_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// Which engine set a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -123,8 +153,13 @@ pub struct TestSystem {
     /// AWS calls made (Aws engine only).
     pub calls: Option<Arc<CallCounter>>,
     dynamo: Option<(aws_sdk_dynamodb::Client, String)>,
+    /// The SQS client and the main and dead-letter queue URLs.
+    sqs: Option<(aws_sdk_sqs::Client, String, String)>,
     sqlite: Option<TempDb>,
 }
+
+/// The JSON content type header.
+pub const JSON: (&str, &str) = ("content-type", "application/json");
 
 pub const TEST_ACTOR: &str = "test-admin";
 
@@ -132,6 +167,7 @@ impl TestSystem {
     /// A fresh system: a new SQLite file, or a new table and queue pair on
     /// the local AWS-compatible server.
     pub async fn start(engine: Engine) -> TestSystem {
+        init_test_logging();
         match engine {
             Engine::Sqlite => {
                 let db = TempDb::new("tms-api");
@@ -140,7 +176,7 @@ impl TestSystem {
                     ..test_config()
                 };
                 let app = tms_runtime::embedded_app(&cfg).expect("embedded app");
-                TestSystem::assemble(engine, app, None, None, Some(db))
+                TestSystem::assemble(engine, app, None, None, None, Some(db))
             }
             Engine::Aws => {
                 let sdk = aws_config().await;
@@ -174,15 +210,16 @@ impl TestSystem {
                         table.clone(),
                     )),
                     queue: Arc::new(tms_adapters::sqs::SqsQueue::new(
-                        sqs,
-                        urls.main_url,
-                        urls.dlq_url,
+                        sqs.clone(),
+                        urls.main_url.clone(),
+                        urls.dlq_url.clone(),
                     )),
                     clock: Arc::new(SystemClock),
                     ids: Arc::new(UuidV7Ids),
                 };
                 counter.take();
-                TestSystem::assemble(engine, app, Some(counter), Some((dynamo, table)), None)
+                let sqs = Some((sqs, urls.main_url, urls.dlq_url));
+                TestSystem::assemble(engine, app, Some(counter), Some((dynamo, table)), sqs, None)
             }
         }
     }
@@ -193,10 +230,11 @@ impl TestSystem {
             engine,
             calls,
             dynamo,
+            sqs,
             sqlite,
             ..
         } = self;
-        TestSystem::assemble(engine, app, calls, dynamo, sqlite)
+        TestSystem::assemble(engine, app, calls, dynamo, sqs, sqlite)
     }
 
     fn assemble(
@@ -204,6 +242,7 @@ impl TestSystem {
         app: App,
         calls: Option<Arc<CallCounter>>,
         dynamo: Option<(aws_sdk_dynamodb::Client, String)>,
+        sqs: Option<(aws_sdk_sqs::Client, String, String)>,
         sqlite: Option<TempDb>,
     ) -> TestSystem {
         let router = tms_http::router(
@@ -219,6 +258,7 @@ impl TestSystem {
             router,
             calls,
             dynamo,
+            sqs,
             sqlite,
         }
     }
@@ -267,6 +307,168 @@ impl TestSystem {
         }
         keys.sort();
         keys
+    }
+
+    /// Every item's key and version, sorted: what a test compares before
+    /// and after to prove nothing was written.
+    pub async fn all_versions(&self) -> Vec<(String, String, u64)> {
+        let mut out = Vec::new();
+        if let Some((client, table)) = &self.dynamo {
+            let mut start = None;
+            loop {
+                let page = client
+                    .scan()
+                    .table_name(table)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .expect("scan");
+                for item in page.items() {
+                    let s = |k: &str| {
+                        item.get(k)
+                            .and_then(|v| v.as_s().ok())
+                            .cloned()
+                            .unwrap_or_default()
+                    };
+                    let version = item
+                        .get("version")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    out.push((s("PK"), s("SK"), version));
+                }
+                match page.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+            if let Some(c) = &self.calls {
+                c.take();
+            }
+        }
+        if let Some(db) = &self.sqlite {
+            let conn = rusqlite::Connection::open(&db.0).expect("open sqlite");
+            let mut stmt = conn
+                .prepare("SELECT pk, sk, version FROM items")
+                .expect("prepare");
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+                })
+                .expect("query");
+            for r in rows {
+                out.push(r.expect("row"));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Messages in the sync queue (visible or not) and its dead-letter
+    /// queue.
+    pub async fn message_counts(&self) -> (u64, u64) {
+        if let Some(db) = &self.sqlite {
+            let conn = rusqlite::Connection::open(&db.0).expect("open sqlite");
+            let count = |q: &str| -> u64 {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                    [q],
+                    |r| r.get::<_, i64>(0),
+                )
+                .expect("count") as u64
+            };
+            return (count("main"), count("dlq"));
+        }
+        let (sqs, main, dlq) = self.sqs.as_ref().expect("an SQS queue pair");
+        let mut counts = [0u64; 2];
+        for (slot, url) in counts.iter_mut().zip([main, dlq]) {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(url.as_str())
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .expect("queue attributes");
+            let a = attrs.attributes().cloned().unwrap_or_default();
+            use aws_sdk_sqs::types::QueueAttributeName as N;
+            for name in [
+                N::ApproximateNumberOfMessages,
+                N::ApproximateNumberOfMessagesNotVisible,
+                N::ApproximateNumberOfMessagesDelayed,
+            ] {
+                *slot += a
+                    .get(&name)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        if let Some(c) = &self.calls {
+            c.take();
+        }
+        (counts[0], counts[1])
+    }
+
+    /// Sends one request through the router.
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        call(&self.router, method, uri, headers, body).await
+    }
+
+    /// POST with a JSON body and extra headers.
+    pub async fn post(&self, uri: &str, body: &serde_json::Value, extra: &[(&str, &str)]) -> Reply {
+        let mut h = vec![JSON];
+        h.extend_from_slice(extra);
+        self.call("POST", uri, &h, Some(body.to_string().into_bytes()))
+            .await
+    }
+
+    /// PATCH with a JSON body and, when given, If-Match.
+    pub async fn patch(
+        &self,
+        uri: &str,
+        body: &serde_json::Value,
+        if_match: Option<&str>,
+    ) -> Reply {
+        let mut h = vec![JSON];
+        if let Some(m) = if_match {
+            h.push(("if-match", m));
+        }
+        self.call("PATCH", uri, &h, Some(body.to_string().into_bytes()))
+            .await
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call("GET", uri, &[], None).await
+    }
+
+    /// Creates a run (201 expected) and returns its id and the reply.
+    pub async fn create_run(&self, body: &serde_json::Value) -> (String, Reply) {
+        let r = self.post("/course-runs", body, &[]).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        (r.body["id"].as_str().expect("id").to_string(), r)
+    }
+
+    /// Receives (and hides) every visible message of the sync queue.
+    pub async fn receive_all(&self) -> Vec<tms_ports::ReceivedMessage> {
+        let mut all = Vec::new();
+        loop {
+            let batch = self
+                .app
+                .queue
+                .receive(tms_ports::QueueName::Main, 10, 30, 0)
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                break;
+            }
+            all.extend(batch);
+        }
+        all
     }
 
     /// AWS calls since the last take (Aws engine only; empty otherwise).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
-use tms_tests::{call, Engine, Reply, TestSystem};
+use tms_tests::{call, on_both_engines, Engine, TestSystem, JSON};
 
 pub fn run_body() -> Value {
     json!({
@@ -26,74 +26,15 @@ pub fn run_body() -> Value {
     })
 }
 
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-async fn post(sys: &TestSystem, uri: &str, body: &Value, extra: &[(&str, &str)]) -> Reply {
-    let mut h = vec![JSON];
-    h.extend_from_slice(extra);
-    call(
-        &sys.router,
-        "POST",
-        uri,
-        &h,
-        Some(body.to_string().into_bytes()),
-    )
-    .await
+macro_rules! run_sqlite {
+    ($name:ident) => {
+        $name(TestSystem::start(Engine::Sqlite).await).await
+    };
 }
-
-async fn patch(sys: &TestSystem, uri: &str, body: &Value, if_match: Option<&str>) -> Reply {
-    let mut h = vec![JSON];
-    if let Some(m) = if_match {
-        h.push(("if-match", m));
-    }
-    call(
-        &sys.router,
-        "PATCH",
-        uri,
-        &h,
-        Some(body.to_string().into_bytes()),
-    )
-    .await
-}
-
-async fn get(sys: &TestSystem, uri: &str) -> Reply {
-    call(&sys.router, "GET", uri, &[], None).await
-}
-
-async fn create_run(sys: &TestSystem, body: &Value) -> (String, Reply) {
-    let r = post(sys, "/course-runs", body, &[]).await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    (r.body["id"].as_str().expect("id").to_string(), r)
-}
-
-async fn receive_all(sys: &TestSystem) -> Vec<ReceivedMessage> {
-    let mut all = Vec::new();
-    loop {
-        let batch = sys
-            .app
-            .queue
-            .receive(QueueName::Main, 10, 30, 0)
-            .await
-            .expect("receive");
-        if batch.is_empty() {
-            break;
-        }
-        all.extend(batch);
-    }
-    all
-}
-
-macro_rules! on_both_engines {
-    ($($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
-        #[tokio::test]
-        async fn $sqlite() {
-            $name(TestSystem::start(Engine::Sqlite).await).await;
-        }
-        #[tokio::test]
-        async fn $aws() {
-            $name(TestSystem::start(Engine::Aws).await).await;
-        }
-    )*};
+macro_rules! run_aws {
+    ($name:ident) => {
+        $name(TestSystem::start(Engine::Aws).await).await
+    };
 }
 
 on_both_engines! {
@@ -119,7 +60,7 @@ async fn api_sqlite_concurrent_updates_one_wins() {
 /// Create, read, list, update with If-Match (412 stale, 428 missing),
 /// cancel, and the audit trail and sync jobs each change left.
 async fn run_lifecycle(sys: TestSystem) {
-    let (id, created) = create_run(&sys, &run_body()).await;
+    let (id, created) = sys.create_run(&run_body()).await;
     assert_eq!(
         created.header("location"),
         Some(format!("/course-runs/{id}").as_str())
@@ -129,58 +70,62 @@ async fn run_lifecycle(sys: TestSystem) {
     assert_eq!(created.body["sessions"].as_array().map(Vec::len), Some(2));
     assert_eq!(created.body["sessions"][0]["start_time"], "09:00");
 
-    let read = get(&sys, &format!("/course-runs/{id}")).await;
+    let read = sys.get(&format!("/course-runs/{id}")).await;
     assert_eq!(read.status, 200);
     assert_eq!(read.header("etag"), Some("\"1\""));
     assert_eq!(read.body["title"], "Workplace Safety and Health");
     assert_eq!(read.body["sessions"].as_array().map(Vec::len), Some(2));
 
     let uri = format!("/course-runs/{id}");
-    let missing = patch(&sys, &uri, &json!({"title": "New"}), None).await;
+    let missing = sys.patch(&uri, &json!({"title": "New"}), None).await;
     assert_eq!(missing.status, 428);
-    let updated = patch(
-        &sys,
-        &uri,
-        &json!({"title": "Safety 2", "capacity": 25}),
-        Some("\"1\""),
-    )
-    .await;
+    let updated = sys
+        .patch(
+            &uri,
+            &json!({"title": "Safety 2", "capacity": 25}),
+            Some("\"1\""),
+        )
+        .await;
     assert_eq!(updated.status, 200, "{:?}", updated.body);
     assert_eq!(updated.header("etag"), Some("\"2\""));
     assert_eq!(updated.body["title"], "Safety 2");
     assert_eq!(updated.body["capacity"], 25);
     assert_eq!(updated.body["course_ref"], "TGS-2020000697");
-    let stale = patch(&sys, &uri, &json!({"title": "Lost update"}), Some("\"1\"")).await;
+    let stale = sys
+        .patch(&uri, &json!({"title": "Lost update"}), Some("\"1\""))
+        .await;
     assert_eq!(stale.status, 412);
     assert_eq!(
         stale.header("content-type"),
         Some("application/problem+json")
     );
-    assert_eq!(get(&sys, &uri).await.body["title"], "Safety 2");
+    assert_eq!(sys.get(&uri).await.body["title"], "Safety 2");
 
     let cancel_uri = format!("/course-runs/{id}/cancel");
-    let no_etag = post(&sys, &cancel_uri, &json!({}), &[]).await;
+    let no_etag = sys.post(&cancel_uri, &json!({}), &[]).await;
     assert_eq!(no_etag.status, 428);
-    let cancelled = post(
-        &sys,
-        &cancel_uri,
-        &json!({"reason": "low enrolment"}),
-        &[("if-match", "\"2\"")],
-    )
-    .await;
+    let cancelled = sys
+        .post(
+            &cancel_uri,
+            &json!({"reason": "low enrolment"}),
+            &[("if-match", "\"2\"")],
+        )
+        .await;
     assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
     assert_eq!(cancelled.body["status"], "cancelled");
     assert_eq!(cancelled.header("etag"), Some("\"3\""));
-    let again = post(&sys, &cancel_uri, &json!({}), &[("if-match", "\"3\"")]).await;
+    let again = sys
+        .post(&cancel_uri, &json!({}), &[("if-match", "\"3\"")])
+        .await;
     assert_eq!(again.status, 409);
-    let edit_cancelled = patch(&sys, &uri, &json!({"title": "x"}), Some("\"3\"")).await;
+    let edit_cancelled = sys.patch(&uri, &json!({"title": "x"}), Some("\"3\"")).await;
     assert_eq!(edit_cancelled.status, 409);
 
-    let audit = get(
-        &sys,
-        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
-    )
-    .await;
+    let audit = sys
+        .get(&format!(
+            "/audit-logs?entity_type=course_run&entity_id={id}"
+        ))
+        .await;
     assert_eq!(audit.status, 200);
     let actions: Vec<&str> = audit.body["items"]
         .as_array()
@@ -201,13 +146,13 @@ async fn run_lifecycle(sys: TestSystem) {
     assert_eq!(newest["payload_snapshot"]["status"], "cancelled");
 
     // One sync job per version, each enqueued.
-    let messages = receive_all(&sys).await;
+    let messages = sys.receive_all().await;
     assert_eq!(messages.len(), 3);
     let mut keys = Vec::new();
     for m in &messages {
         let body: Value = serde_json::from_str(&m.body).expect("json");
         let job_id = body["job_id"].as_str().expect("job id");
-        let pk = format!("SYNCJOB#{job_id}");
+        let pk = tms_app::keys::sync_job_pk(job_id);
         let item = sys
             .app
             .store
@@ -228,22 +173,24 @@ async fn run_lifecycle(sys: TestSystem) {
         keys,
         [1, 2, 3].map(|v| format!("course_run#{id}#{v}")).to_vec()
     );
-    let not_found = get(&sys, "/course-runs/0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee").await;
+    let not_found = sys
+        .get("/course-runs/0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee")
+        .await;
     assert_eq!(not_found.status, 404);
 }
 
 async fn sessions_lifecycle(sys: TestSystem) {
     let mut body = run_body();
     body["sessions"] = json!([]);
-    let (id, _) = create_run(&sys, &body).await;
+    let (id, _) = sys.create_run(&body).await;
     let uri = format!("/course-runs/{id}/sessions");
-    let added = post(
-        &sys,
-        &uri,
-        &json!({"session_date": "2025-01-15", "start_time": "09:00", "end_time": "12:00"}),
-        &[],
-    )
-    .await;
+    let added = sys
+        .post(
+            &uri,
+            &json!({"session_date": "2025-01-15", "start_time": "09:00", "end_time": "12:00"}),
+            &[],
+        )
+        .await;
     assert_eq!(added.status, 201, "{:?}", added.body);
     let sid = added.body["id"].as_str().expect("id").to_string();
     assert_eq!(
@@ -252,31 +199,37 @@ async fn sessions_lifecycle(sys: TestSystem) {
     );
     assert_eq!(added.header("etag"), Some("\"1\""));
 
-    let outside = post(
-        &sys,
-        &uri,
-        &json!({"session_date": "2025-03-01", "start_time": "09:00", "end_time": "12:00"}),
-        &[],
-    )
-    .await;
+    let outside = sys
+        .post(
+            &uri,
+            &json!({"session_date": "2025-03-01", "start_time": "09:00", "end_time": "12:00"}),
+            &[],
+        )
+        .await;
     assert_eq!(outside.status, 422);
     assert_eq!(outside.error_fields(), ["session_date"]);
 
     let s_uri = format!("{uri}/{sid}");
-    let changed = patch(&sys, &s_uri, &json!({"end_time": "13:00"}), Some("\"1\"")).await;
+    let changed = sys
+        .patch(&s_uri, &json!({"end_time": "13:00"}), Some("\"1\""))
+        .await;
     assert_eq!(changed.status, 200, "{:?}", changed.body);
     assert_eq!(changed.body["end_time"], "13:00");
     assert_eq!(changed.header("etag"), Some("\"2\""));
-    let bad_time = patch(&sys, &s_uri, &json!({"end_time": "08:00"}), Some("\"2\"")).await;
+    let bad_time = sys
+        .patch(&s_uri, &json!({"end_time": "08:00"}), Some("\"2\""))
+        .await;
     assert_eq!(bad_time.status, 422);
     assert_eq!(bad_time.error_fields(), ["end_time"]);
-    let stale = patch(&sys, &s_uri, &json!({"end_time": "14:00"}), Some("\"1\"")).await;
+    let stale = sys
+        .patch(&s_uri, &json!({"end_time": "14:00"}), Some("\"1\""))
+        .await;
     assert_eq!(stale.status, 412);
 
-    let listed = get(&sys, &uri).await;
+    let listed = sys.get(&uri).await;
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
     // Each session change moved the run's version on (1 create + 2 changes).
-    let run = get(&sys, &format!("/course-runs/{id}")).await;
+    let run = sys.get(&format!("/course-runs/{id}")).await;
     assert_eq!(run.header("etag"), Some("\"3\""));
 
     let removed = call(
@@ -297,15 +250,15 @@ async fn sessions_lifecycle(sys: TestSystem) {
     )
     .await;
     assert_eq!(gone.status, 404);
-    let run = get(&sys, &format!("/course-runs/{id}")).await;
+    let run = sys.get(&format!("/course-runs/{id}")).await;
     assert_eq!(run.body["sessions"].as_array().map(Vec::len), Some(0));
     assert_eq!(run.header("etag"), Some("\"4\""));
 
-    let audit = get(
-        &sys,
-        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
-    )
-    .await;
+    let audit = sys
+        .get(&format!(
+            "/audit-logs?entity_type=course_run&entity_id={id}"
+        ))
+        .await;
     let actions: Vec<&str> = audit.body["items"]
         .as_array()
         .expect("items")
@@ -326,8 +279,8 @@ async fn sessions_lifecycle(sys: TestSystem) {
 /// Every kind of bad input gets a 4xx problem+json naming the field, and
 /// the table (audit records and sync jobs included) is left as it was.
 async fn bad_input_changes_nothing(sys: TestSystem) {
-    let (id, _) = create_run(&sys, &run_body()).await;
-    let _ = receive_all(&sys).await;
+    let (id, _) = sys.create_run(&run_body()).await;
+    let _ = sys.receive_all().await;
     let before = sys.all_keys().await;
     let run_uri = format!("/course-runs/{id}");
 
@@ -401,7 +354,7 @@ async fn bad_input_changes_nothing(sys: TestSystem) {
         ),
     ];
     for (what, body, status, fields) in cases {
-        let r = post(&sys, "/course-runs", &body, &[]).await;
+        let r = sys.post("/course-runs", &body, &[]).await;
         assert_eq!(r.status, status, "{what}: {:?}", r.body);
         assert_eq!(
             r.header("content-type"),
@@ -444,36 +397,32 @@ async fn bad_input_changes_nothing(sys: TestSystem) {
     );
 
     // Updates with bad input, a right ETag, change nothing either.
-    let bad_patch = patch(
-        &sys,
-        &run_uri,
-        &json!({"end_date": "2024-12-01"}),
-        Some("\"1\""),
-    )
-    .await;
+    let bad_patch = sys
+        .patch(&run_uri, &json!({"end_date": "2024-12-01"}), Some("\"1\""))
+        .await;
     assert_eq!(bad_patch.status, 422);
-    let bad_etag = patch(&sys, &run_uri, &json!({"title": "x"}), Some("1")).await;
+    let bad_etag = sys.patch(&run_uri, &json!({"title": "x"}), Some("1")).await;
     assert_eq!(bad_etag.status, 400);
-    let empty_patch = patch(&sys, &run_uri, &json!({}), Some("\"1\"")).await;
+    let empty_patch = sys.patch(&run_uri, &json!({}), Some("\"1\"")).await;
     assert_eq!(empty_patch.status, 422);
-    let unknown_id = patch(
-        &sys,
-        "/course-runs/0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
-        &json!({"title": "x"}),
-        Some("\"1\""),
-    )
-    .await;
+    let unknown_id = sys
+        .patch(
+            "/course-runs/0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
+            &json!({"title": "x"}),
+            Some("\"1\""),
+        )
+        .await;
     assert_eq!(unknown_id.status, 404);
-    let not_an_id = get(&sys, "/course-runs/not-an-id").await;
+    let not_an_id = sys.get("/course-runs/not-an-id").await;
     assert_eq!(not_an_id.status, 400);
     assert_eq!(not_an_id.error_fields(), ["id"]);
-    let long_reason = post(
-        &sys,
-        &format!("{run_uri}/cancel"),
-        &json!({"reason": "r".repeat(501)}),
-        &[("if-match", "\"1\"")],
-    )
-    .await;
+    let long_reason = sys
+        .post(
+            &format!("{run_uri}/cancel"),
+            &json!({"reason": "r".repeat(501)}),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     assert_eq!(long_reason.status, 422);
     assert_eq!(long_reason.error_fields(), ["reason"]);
 
@@ -497,11 +446,11 @@ async fn bad_input_changes_nothing(sys: TestSystem) {
             "entity_type",
         ),
     ] {
-        let r = get(&sys, uri).await;
+        let r = sys.get(uri).await;
         assert_eq!(r.status, status, "{uri}: {:?}", r.body);
         assert_eq!(r.error_fields(), [field], "{uri}");
     }
-    let nowhere = get(&sys, "/no-such-route").await;
+    let nowhere = sys.get("/no-such-route").await;
     assert_eq!(nowhere.status, 404);
     assert_eq!(
         nowhere.header("content-type"),
@@ -516,16 +465,16 @@ async fn bad_input_changes_nothing(sys: TestSystem) {
         "bad input must change nothing"
     );
     assert!(
-        receive_all(&sys).await.is_empty(),
+        sys.receive_all().await.is_empty(),
         "bad input must enqueue nothing"
     );
 }
 
 async fn idempotency_key(sys: TestSystem) {
     let key = [("idempotency-key", "create-run-0001")];
-    let first = post(&sys, "/course-runs", &run_body(), &key).await;
+    let first = sys.post("/course-runs", &run_body(), &key).await;
     assert_eq!(first.status, 201);
-    let second = post(&sys, "/course-runs", &run_body(), &key).await;
+    let second = sys.post("/course-runs", &run_body(), &key).await;
     assert_eq!(second.status, 201);
     assert_eq!(second.header("idempotent-replayed"), Some("true"));
     assert_eq!(second.body, first.body);
@@ -535,68 +484,66 @@ async fn idempotency_key(sys: TestSystem) {
     let before = sys.all_keys().await;
     let mut other = run_body();
     other["title"] = json!("Another run");
-    let reused = post(&sys, "/course-runs", &other, &key).await;
+    let reused = sys.post("/course-runs", &other, &key).await;
     assert_eq!(reused.status, 422);
     assert_eq!(reused.body["type"], "/problems/idempotency-key-reused");
     assert_eq!(sys.all_keys().await, before);
 
-    let list = get(&sys, "/course-runs").await;
+    let list = sys.get("/course-runs").await;
     assert_eq!(
         list.body["items"].as_array().map(Vec::len),
         Some(1),
         "one run only"
     );
-    let bad_key = post(
-        &sys,
-        "/course-runs",
-        &run_body(),
-        &[("idempotency-key", "")],
-    )
-    .await;
+    let bad_key = sys
+        .post("/course-runs", &run_body(), &[("idempotency-key", "")])
+        .await;
     assert_eq!(bad_key.status, 400);
 
     // A retried cancellation gets its first response, not 412.
     let id = first.body["id"].as_str().expect("id");
     let cancel_uri = format!("/course-runs/{id}/cancel");
     let headers = [("if-match", "\"1\""), ("idempotency-key", "cancel-0001")];
-    let cancelled = post(&sys, &cancel_uri, &json!({"reason": "r"}), &headers).await;
+    let cancelled = sys
+        .post(&cancel_uri, &json!({"reason": "r"}), &headers)
+        .await;
     assert_eq!(cancelled.status, 200);
-    let retried = post(&sys, &cancel_uri, &json!({"reason": "r"}), &headers).await;
+    let retried = sys
+        .post(&cancel_uri, &json!({"reason": "r"}), &headers)
+        .await;
     assert_eq!(retried.status, 200, "{:?}", retried.body);
     assert_eq!(retried.header("idempotent-replayed"), Some("true"));
     assert_eq!(retried.body, cancelled.body);
     assert_eq!(retried.header("etag"), Some("\"2\""));
-    let other = post(&sys, &cancel_uri, &json!({"reason": "other"}), &headers).await;
+    let other = sys
+        .post(&cancel_uri, &json!({"reason": "other"}), &headers)
+        .await;
     assert_eq!(other.status, 422);
-    let without_key = post(
-        &sys,
-        &cancel_uri,
-        &json!({"reason": "r"}),
-        &[("if-match", "\"1\"")],
-    )
-    .await;
+    let without_key = sys
+        .post(
+            &cancel_uri,
+            &json!({"reason": "r"}),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     assert_eq!(without_key.status, 412);
 }
 
 async fn correlation_id_travels(sys: TestSystem) {
     let cid = "trace-abc-123";
-    let r = post(
-        &sys,
-        "/course-runs",
-        &run_body(),
-        &[("x-correlation-id", cid)],
-    )
-    .await;
+    let r = sys
+        .post("/course-runs", &run_body(), &[("x-correlation-id", cid)])
+        .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.header("x-correlation-id"), Some(cid));
     let id = r.body["id"].as_str().expect("id");
-    let audit = get(
-        &sys,
-        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
-    )
-    .await;
+    let audit = sys
+        .get(&format!(
+            "/audit-logs?entity_type=course_run&entity_id={id}"
+        ))
+        .await;
     assert_eq!(audit.body["items"][0]["correlation_id"], cid);
-    let messages = receive_all(&sys).await;
+    let messages = sys.receive_all().await;
     assert_eq!(messages.len(), 1);
     assert_eq!(
         messages[0]
@@ -606,7 +553,7 @@ async fn correlation_id_travels(sys: TestSystem) {
         Some(cid)
     );
     let job: Value = serde_json::from_str(&messages[0].body).expect("json");
-    let pk = format!("SYNCJOB#{}", job["job_id"].as_str().unwrap_or(""));
+    let pk = tms_app::keys::sync_job_pk(job["job_id"].as_str().unwrap_or(""));
     let item = sys
         .app
         .store
@@ -639,23 +586,23 @@ async fn list_filters_and_pages(sys: TestSystem) {
         b["start_date"] = json!(format!("2025-02-0{day}"));
         b["end_date"] = json!(format!("2025-02-0{day}"));
         b["sessions"] = json!([]);
-        ids.push(create_run(&sys, &b).await.0);
+        ids.push(sys.create_run(&b).await.0);
     }
     // Cancel the 2nd run.
-    let c = post(
-        &sys,
-        &format!("/course-runs/{}/cancel", ids[1]),
-        &json!({}),
-        &[("if-match", "\"1\"")],
-    )
-    .await;
+    let c = sys
+        .post(
+            &format!("/course-runs/{}/cancel", ids[1]),
+            &json!({}),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     assert_eq!(c.status, 200);
 
     let mut seen = Vec::new();
     let mut uri = "/course-runs?limit=2".to_string();
     let mut pages = 0;
     loop {
-        let page = get(&sys, &uri).await;
+        let page = sys.get(&uri).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
         pages += 1;
         for item in page.body["items"].as_array().expect("items") {
@@ -669,11 +616,9 @@ async fn list_filters_and_pages(sys: TestSystem) {
     assert_eq!(seen, ids, "every run once, by start date");
     assert_eq!(pages, 3);
 
-    let ranged = get(
-        &sys,
-        "/course-runs?start_from=2025-02-02&start_to=2025-02-04",
-    )
-    .await;
+    let ranged = sys
+        .get("/course-runs?start_from=2025-02-02&start_to=2025-02-04")
+        .await;
     let got: Vec<&str> = ranged.body["items"]
         .as_array()
         .expect("items")
@@ -682,7 +627,9 @@ async fn list_filters_and_pages(sys: TestSystem) {
         .collect();
     assert_eq!(got, [ids[1].as_str(), ids[2].as_str(), ids[3].as_str()]);
 
-    let pending = get(&sys, "/course-runs?status=pending&start_to=2025-02-03").await;
+    let pending = sys
+        .get("/course-runs?status=pending&start_to=2025-02-03")
+        .await;
     let got: Vec<&str> = pending.body["items"]
         .as_array()
         .expect("items")
@@ -691,18 +638,22 @@ async fn list_filters_and_pages(sys: TestSystem) {
         .collect();
     assert_eq!(got, [ids[0].as_str(), ids[2].as_str()]);
 
-    let cancelled = get(&sys, "/course-runs?status=cancelled").await;
+    let cancelled = sys.get("/course-runs?status=cancelled").await;
     assert_eq!(cancelled.body["items"].as_array().map(Vec::len), Some(1));
 
-    let active = get(&sys, "/course-runs?active=true").await;
+    let active = sys.get("/course-runs?active=true").await;
     assert_eq!(active.body["items"].as_array().map(Vec::len), Some(4));
 
     // A cursor from one list used on another is refused, not a 500.
-    let page = get(&sys, "/course-runs?limit=1").await;
+    let page = sys.get("/course-runs?limit=1").await;
     let c = page.body["next_cursor"].as_str().expect("cursor");
-    let foreign = get(&sys, &format!("/course-runs?status=cancelled&cursor={c}")).await;
+    let foreign = sys
+        .get(&format!("/course-runs?status=cancelled&cursor={c}"))
+        .await;
     assert_eq!(foreign.status, 400);
-    let tampered = get(&sys, &format!("/course-runs?cursor={}x", &c[..c.len() - 2])).await;
+    let tampered = sys
+        .get(&format!("/course-runs?cursor={}x", &c[..c.len() - 2]))
+        .await;
     assert_eq!(tampered.status, 400);
 }
 
@@ -756,8 +707,8 @@ async fn failed_enqueue_is_swept(sys: TestSystem) {
         ..working.clone()
     };
     let sys = sys.with_app(broken);
-    let (id, _) = create_run(&sys, &run_body()).await;
-    assert!(receive_all(&sys).await.is_empty());
+    let (id, _) = sys.create_run(&run_body()).await;
+    assert!(sys.receive_all().await.is_empty());
 
     let requeue = chrono::Duration::minutes(5);
     let now = working.sweep_due_jobs(requeue, 100).await.expect("sweep");
@@ -782,7 +733,7 @@ async fn failed_enqueue_is_swept(sys: TestSystem) {
         .expect("receive");
     assert_eq!(messages.len(), 1);
     let job: Value = serde_json::from_str(&messages[0].body).expect("json");
-    let pk = format!("SYNCJOB#{}", job["job_id"].as_str().unwrap_or(""));
+    let pk = tms_app::keys::sync_job_pk(job["job_id"].as_str().unwrap_or(""));
     let item = working
         .store
         .get(&pk, &pk)
@@ -803,21 +754,21 @@ async fn failed_enqueue_is_swept(sys: TestSystem) {
 
 /// Two updates from the same ETag: exactly one wins, the other gets 412.
 async fn concurrent_updates_one_wins(sys: TestSystem) {
-    let (id, _) = create_run(&sys, &run_body()).await;
+    let (id, _) = sys.create_run(&run_body()).await;
     let uri = format!("/course-runs/{id}");
     let (ta, tb) = (json!({"title": "A"}), json!({"title": "B"}));
     let (a, b) = tokio::join!(
-        patch(&sys, &uri, &ta, Some("\"1\"")),
-        patch(&sys, &uri, &tb, Some("\"1\"")),
+        sys.patch(&uri, &ta, Some("\"1\"")),
+        sys.patch(&uri, &tb, Some("\"1\"")),
     );
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [200, 412]);
-    let audit = get(
-        &sys,
-        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
-    )
-    .await;
+    let audit = sys
+        .get(&format!(
+            "/audit-logs?entity_type=course_run&entity_id={id}"
+        ))
+        .await;
     assert_eq!(audit.body["items"].as_array().map(Vec::len), Some(2));
 }
 
@@ -838,51 +789,43 @@ async fn api_aws_call_counts_per_route() {
             .collect::<std::collections::BTreeMap<_, _>>()
     };
 
-    let (id, _) = create_run(&sys, &run_body()).await;
+    let (id, _) = sys.create_run(&run_body()).await;
     let c = measure("POST /course-runs", sys.take_calls());
     assert_eq!(c, map(&[("TransactWriteItems", 1), ("SendMessage", 1)]));
 
-    let r = post(
-        &sys,
-        "/course-runs",
-        &run_body(),
-        &[("idempotency-key", "k-1")],
-    )
-    .await;
+    let r = sys
+        .post("/course-runs", &run_body(), &[("idempotency-key", "k-1")])
+        .await;
     assert_eq!(r.status, 201);
     let c = measure(
         "POST /course-runs (Idempotency-Key, first)",
         sys.take_calls(),
     );
     assert_eq!(c, map(&[("TransactWriteItems", 1), ("SendMessage", 1)]));
-    let _ = post(
-        &sys,
-        "/course-runs",
-        &run_body(),
-        &[("idempotency-key", "k-1")],
-    )
-    .await;
+    let _ = sys
+        .post("/course-runs", &run_body(), &[("idempotency-key", "k-1")])
+        .await;
     let c = measure(
         "POST /course-runs (Idempotency-Key, replay)",
         sys.take_calls(),
     );
     assert_eq!(c, map(&[("TransactWriteItems", 1), ("GetItem", 1)]));
 
-    let _ = get(&sys, &format!("/course-runs/{id}")).await;
+    let _ = sys.get(&format!("/course-runs/{id}")).await;
     let c = measure("GET /course-runs/{id}", sys.take_calls());
     assert_eq!(c, map(&[("Query", 1)]));
 
-    let _ = get(&sys, "/course-runs?status=pending&limit=10").await;
+    let _ = sys.get("/course-runs?status=pending&limit=10").await;
     let c = measure("GET /course-runs (one page)", sys.take_calls());
     assert_eq!(c, map(&[("Query", 1)]));
 
-    let r = patch(
-        &sys,
-        &format!("/course-runs/{id}"),
-        &json!({"title": "T"}),
-        Some("\"1\""),
-    )
-    .await;
+    let r = sys
+        .patch(
+            &format!("/course-runs/{id}"),
+            &json!({"title": "T"}),
+            Some("\"1\""),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let c = measure("PATCH /course-runs/{id}", sys.take_calls());
     assert_eq!(
@@ -890,13 +833,13 @@ async fn api_aws_call_counts_per_route() {
         map(&[("Query", 1), ("TransactWriteItems", 1), ("SendMessage", 1)])
     );
 
-    let s = post(
-        &sys,
-        &format!("/course-runs/{id}/sessions"),
-        &json!({"session_date": "2025-01-15", "start_time": "19:00", "end_time": "20:00"}),
-        &[],
-    )
-    .await;
+    let s = sys
+        .post(
+            &format!("/course-runs/{id}/sessions"),
+            &json!({"session_date": "2025-01-15", "start_time": "19:00", "end_time": "20:00"}),
+            &[],
+        )
+        .await;
     assert_eq!(s.status, 201);
     // A Query, not a GetItem: the new session is checked against the
     // run's sessions (no overlap, the per-run cap).
@@ -907,13 +850,13 @@ async fn api_aws_call_counts_per_route() {
     );
     let sid = s.body["id"].as_str().expect("id");
 
-    let r = patch(
-        &sys,
-        &format!("/course-runs/{id}/sessions/{sid}"),
-        &json!({"end_time": "21:00"}),
-        Some("\"1\""),
-    )
-    .await;
+    let r = sys
+        .patch(
+            &format!("/course-runs/{id}/sessions/{sid}"),
+            &json!({"end_time": "21:00"}),
+            Some("\"1\""),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let c = measure("PATCH /course-runs/{id}/sessions/{sid}", sys.take_calls());
     assert_eq!(
@@ -936,13 +879,13 @@ async fn api_aws_call_counts_per_route() {
         map(&[("Query", 1), ("TransactWriteItems", 1), ("SendMessage", 1)])
     );
 
-    let r = post(
-        &sys,
-        &format!("/course-runs/{id}/cancel"),
-        &json!({}),
-        &[("if-match", "\"5\"")],
-    )
-    .await;
+    let r = sys
+        .post(
+            &format!("/course-runs/{id}/cancel"),
+            &json!({}),
+            &[("if-match", "\"5\"")],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let c = measure("POST /course-runs/{id}/cancel", sys.take_calls());
     assert_eq!(
@@ -954,21 +897,21 @@ async fn api_aws_call_counts_per_route() {
         ])
     );
 
-    let _ = get(
-        &sys,
-        &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
-    )
-    .await;
+    let _ = sys
+        .get(&format!(
+            "/audit-logs?entity_type=course_run&entity_id={id}"
+        ))
+        .await;
     let c = measure("GET /audit-logs (one page)", sys.take_calls());
     assert_eq!(c, map(&[("Query", 1)]));
 
-    let r = patch(
-        &sys,
-        &format!("/course-runs/{id}"),
-        &json!({"title": "T"}),
-        Some("\"1\""),
-    )
-    .await;
+    let r = sys
+        .patch(
+            &format!("/course-runs/{id}"),
+            &json!({"title": "T"}),
+            Some("\"1\""),
+        )
+        .await;
     assert_eq!(r.status, 412);
     let c = measure("PATCH /course-runs/{id} (stale If-Match)", sys.take_calls());
     assert_eq!(c, map(&[("Query", 1)]));
@@ -995,4 +938,128 @@ async fn api_template_routes_are_all_served() {
         assert_ne!(r.status, 405, "{method} {path}");
         assert_ne!(r.body["detail"], "no such route", "{method} {path}");
     }
+}
+
+/// 20 identical requests with one Idempotency-Key, raced: every answer is
+/// the first request's outcome (the same status and body, replayed) or a
+/// 409 with Retry-After while the first is in flight; the change happens
+/// once. For a create, a cancel and a session add.
+async fn idempotency_key_races(sys: TestSystem) {
+    async fn race(
+        sys: &TestSystem,
+        uri: &str,
+        body: Value,
+        headers: Vec<(&'static str, String)>,
+    ) -> Vec<tms_tests::Reply> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let router = sys.router.clone();
+            let (uri, body, headers) = (uri.to_string(), body.clone(), headers.clone());
+            set.spawn(async move {
+                let mut h: Vec<(&str, &str)> = vec![JSON];
+                h.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+                call(
+                    &router,
+                    "POST",
+                    &uri,
+                    &h,
+                    Some(body.to_string().into_bytes()),
+                )
+                .await
+            });
+        }
+        let mut replies = Vec::new();
+        while let Some(r) = set.join_next().await {
+            replies.push(r.expect("task"));
+        }
+        replies
+    }
+    /// The outcomes, checked: one body for every success; 409s carry
+    /// Retry-After. moto (AWS engine only) may answer a concurrent
+    /// TransactWriteItems with a 500 ("dictionary changed size"), which the
+    /// adapter reports as unavailable (503): tolerated there, never here.
+    fn check(engine: Engine, what: &str, replies: &[tms_tests::Reply], success: u16) -> Value {
+        let mut first: Option<&Value> = None;
+        for r in replies {
+            match r.status {
+                s if s == success => match first {
+                    None => first = Some(&r.body),
+                    Some(b) => assert_eq!(&r.body, b, "{what}: two different outcomes"),
+                },
+                409 => {
+                    assert_eq!(r.header("retry-after"), Some("1"), "{what}: {:?}", r.body);
+                    assert_eq!(r.body["type"], "/problems/concurrent-request", "{what}");
+                }
+                503 | 500 if engine == Engine::Aws => {}
+                other => panic!("{what}: unexpected {other}: {:?}", r.body),
+            }
+        }
+        first
+            .cloned()
+            .unwrap_or_else(|| panic!("{what}: no request succeeded"))
+    }
+
+    let key = |k: &str| vec![("idempotency-key", k.to_string())];
+    let replies = race(&sys, "/course-runs", run_body(), key("race-create")).await;
+    let created = check(sys.engine, "create", &replies, 201);
+    let id = created["id"].as_str().expect("id").to_string();
+    let listed = sys.get("/course-runs?limit=100").await;
+    assert_eq!(
+        listed.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "one run created"
+    );
+    // After the race, a retry gets the first response, replayed.
+    let again = sys
+        .post(
+            "/course-runs",
+            &run_body(),
+            &[("idempotency-key", "race-create")],
+        )
+        .await;
+    assert_eq!((again.status, &again.body), (201, &created));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+
+    let uri = format!("/course-runs/{id}/sessions");
+    let session = json!({"session_date": "2025-01-16", "start_time": "19:00", "end_time": "20:00"});
+    let replies = race(&sys, &uri, session, key("race-session")).await;
+    check(sys.engine, "add session", &replies, 201);
+    let read = sys.get(&format!("/course-runs/{id}")).await;
+    assert_eq!(
+        read.body["sessions"].as_array().map(Vec::len),
+        Some(3),
+        "one session added"
+    );
+    let etag = read.header("etag").expect("etag").to_string();
+
+    let uri = format!("/course-runs/{id}/cancel");
+    let mut headers = key("race-cancel");
+    headers.push(("if-match", etag));
+    let replies = race(&sys, &uri, json!({"reason": "r"}), headers).await;
+    let cancelled = check(sys.engine, "cancel", &replies, 200);
+    assert_eq!(cancelled["status"], "cancelled");
+    let trail = sys
+        .get(&format!(
+            "/audit-logs?entity_type=course_run&entity_id={id}"
+        ))
+        .await;
+    let actions: Vec<&str> = trail.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "course_run.cancelled",
+            "session.added",
+            "course_run.created"
+        ],
+        "each change happened once"
+    );
+}
+
+on_both_engines! {
+    idempotency_key_races => api_sqlite_idempotency_key_races, api_aws_idempotency_key_races;
 }

@@ -5,6 +5,7 @@
 //! `tests/run`, starts it).
 
 mod api;
+mod bad_input;
 mod infra_drift;
 mod lambda_events;
 mod queue_conformance;

@@ -36,23 +36,20 @@ async fn sqs_queue() -> SqsQueue {
 }
 
 /// Runs each conformance fn on both engines, as `$sqlite` and `$sqs`.
-macro_rules! on_both_engines {
-    ($($name:ident => $sqlite:ident, $sqs:ident;)*) => {$(
-        #[tokio::test]
-        async fn $sqlite() {
-            let (q, _file) = sqlite_queue();
-            conformance::$name(&q).await;
-        }
-
-        #[tokio::test]
-        async fn $sqs() {
-            let q = sqs_queue().await;
-            conformance::$name(&q).await;
-        }
-    )*};
+macro_rules! run_sqlite {
+    ($name:ident) => {{
+        let (q, _file) = sqlite_queue();
+        conformance::$name(&q).await;
+    }};
+}
+macro_rules! run_aws {
+    ($name:ident) => {{
+        let q = sqs_queue().await;
+        conformance::$name(&q).await;
+    }};
 }
 
-on_both_engines! {
+tms_tests::on_both_engines! {
     send_then_receive => queue_sqlite_send_then_receive, queue_sqs_send_then_receive;
     send_without_attributes => queue_sqlite_send_without_attributes, queue_sqs_send_without_attributes;
     send_batch_sends_all => queue_sqlite_send_batch_sends_all, queue_sqs_send_batch_sends_all;

@@ -25,23 +25,20 @@ async fn dynamo_store() -> DynamoStore {
 }
 
 /// Runs each conformance fn on both engines, as `$sqlite` and `$dynamodb`.
-macro_rules! on_both_engines {
-    ($($name:ident => $sqlite:ident, $dynamodb:ident;)*) => {$(
-        #[tokio::test]
-        async fn $sqlite() {
-            let (store, _file) = sqlite_store();
-            conformance::$name(&store).await;
-        }
-
-        #[tokio::test]
-        async fn $dynamodb() {
-            let store = dynamo_store().await;
-            conformance::$name(&store).await;
-        }
-    )*};
+macro_rules! run_sqlite {
+    ($name:ident) => {{
+        let (store, _file) = sqlite_store();
+        conformance::$name(&store).await;
+    }};
+}
+macro_rules! run_aws {
+    ($name:ident) => {{
+        let store = dynamo_store().await;
+        conformance::$name(&store).await;
+    }};
 }
 
-on_both_engines! {
+tms_tests::on_both_engines! {
     get_missing => store_sqlite_get_missing, store_dynamodb_get_missing;
     empty_keys_are_invalid => store_sqlite_empty_keys_are_invalid, store_dynamodb_empty_keys_are_invalid;
     put_get_round_trip => store_sqlite_put_get_round_trip, store_dynamodb_put_get_round_trip;

@@ -14,6 +14,9 @@ use crate::store::{Item, Query};
 
 /// Upper bound on an encoded cursor, to refuse junk before decoding it.
 pub const MAX_CURSOR_LEN: usize = 2048;
+/// DynamoDB's limits on a partition and a sort key value.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +67,22 @@ impl Cursor {
     /// key inside the query's range, and index keys exactly when the query
     /// reads an index.
     pub fn check(&self, query: &Query) -> Result<(), CursorError> {
+        // DynamoDB refuses empty key values and keys over its limits in an
+        // ExclusiveStartKey with an error that is not the client's to see.
+        let key_ok = |k: &str, max: usize| !k.is_empty() && k.len() <= max;
+        let keys_ok = key_ok(&self.pk, MAX_PARTITION_KEY_BYTES)
+            && key_ok(&self.sk, MAX_SORT_KEY_BYTES)
+            && self
+                .ipk
+                .as_deref()
+                .is_none_or(|k| key_ok(k, MAX_PARTITION_KEY_BYTES))
+            && self
+                .isk
+                .as_deref()
+                .is_none_or(|k| key_ok(k, MAX_SORT_KEY_BYTES));
+        if !keys_ok {
+            return Err(CursorError);
+        }
         let (part, sort) = match query.index {
             None => {
                 if self.ipk.is_some() || self.isk.is_some() {
@@ -132,5 +151,15 @@ mod tests {
             ..other
         };
         assert_eq!(out_of_range.check(&q(Some(Index::Gsi1))), Err(CursorError));
+        let empty_table_key = Cursor {
+            pk: String::new(),
+            sk: "RUN#1".into(),
+            ipk: Some("RUNS".into()),
+            isk: Some("2025-02-01#1".into()),
+        };
+        assert_eq!(
+            empty_table_key.check(&q(Some(Index::Gsi1))),
+            Err(CursorError)
+        );
     }
 }

@@ -14,12 +14,10 @@ use crate::routes::{Route, RouteDoc};
 
 pub fn routes() -> Vec<Route> {
     vec![Route::new(
-        RouteDoc::new(Method::GET, "/audit-logs").query(&[
-            "entity_type",
-            "entity_id",
-            "limit",
-            "cursor",
-        ]),
+        RouteDoc::new(Method::GET, "/audit-logs").query(
+            &["entity_type", "entity_id", "limit", "cursor"],
+            "entity_type=course_run&entity_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
+        ),
         get(list),
     )]
 }

@@ -86,14 +86,17 @@ pub fn routes() -> Vec<Route> {
             post(create),
         ),
         Route::new(
-            RouteDoc::new(Method::GET, RUNS).query(&[
-                "status",
-                "active",
-                "start_from",
-                "start_to",
-                "limit",
-                "cursor",
-            ]),
+            RouteDoc::new(Method::GET, RUNS).query(
+                &[
+                    "status",
+                    "active",
+                    "start_from",
+                    "start_to",
+                    "limit",
+                    "cursor",
+                ],
+                "",
+            ),
             get(list),
         ),
         Route::new(RouteDoc::new(Method::GET, RUN), get(read)),

@@ -36,6 +36,8 @@ pub struct RouteDoc {
     pub idempotent: bool,
     /// The query parameters it reads.
     pub query: &'static [&'static str],
+    /// A valid query string for the required parameters (may be empty).
+    pub query_example: &'static str,
 }
 
 impl RouteDoc {
@@ -47,6 +49,7 @@ impl RouteDoc {
             if_match: false,
             idempotent: false,
             query: &[],
+            query_example: "",
         }
     }
     pub fn body(mut self, example: fn() -> Value, required: &'static [&'static str]) -> Self {
@@ -77,8 +80,9 @@ impl RouteDoc {
         self.idempotent = true;
         self
     }
-    pub fn query(mut self, params: &'static [&'static str]) -> Self {
+    pub fn query(mut self, params: &'static [&'static str], example: &'static str) -> Self {
         self.query = params;
+        self.query_example = example;
         self
     }
     /// The names of the path parameters, in order.
