@@ -919,24 +919,36 @@ async fn api_aws_call_counts_per_route() {
     println!("AWS calls per route:\n  {}", report.join("\n  "));
 }
 
-/// Every route the template sends to the course-runs function is served by
-/// its router (not the unknown-route fallback, not 405).
+/// Every route the template sends to a function is served by that
+/// function's own router (not the unknown-route fallback, not 405).
 #[tokio::test]
 async fn api_template_routes_are_all_served() {
     let sys = TestSystem::start(Engine::Sqlite).await;
     let id = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee";
-    for (method, path) in crate::infra_drift::COURSE_RUNS_ROUTES {
-        let uri = path.replace("{id}", id).replace("{session_id}", id);
-        let r = call(
-            &sys.router,
-            method,
-            &uri,
-            &[JSON, ("if-match", "\"1\"")],
-            Some(b"{}".to_vec()),
-        )
-        .await;
-        assert_ne!(r.status, 405, "{method} {path}");
-        assert_ne!(r.body["detail"], "no such route", "{method} {path}");
+    for (function, resource) in crate::infra_drift::HTTP_FUNCTIONS {
+        let router = tms_http::router(
+            sys.app.clone(),
+            tms_http::ActorSource::Fixed(tms_app::Actor {
+                user_id: tms_tests::TEST_ACTOR.into(),
+            }),
+            &[*resource],
+        );
+        for (method, path) in crate::infra_drift::declared_routes(*resource) {
+            let uri = path.replace("{id}", id).replace("{session_id}", id);
+            let r = call(
+                &router,
+                &method,
+                &uri,
+                &[JSON, ("if-match", "\"1\"")],
+                Some(b"{}".to_vec()),
+            )
+            .await;
+            assert_ne!(r.status, 405, "{function}: {method} {path}");
+            assert_ne!(
+                r.body["detail"], "no such route",
+                "{function}: {method} {path}"
+            );
+        }
     }
 }
 

@@ -14,20 +14,21 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-/// Every route of `CourseRunsFunction` (API Gateway method and path). The
-/// template must declare exactly these; the router must serve them.
-pub(crate) const COURSE_RUNS_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/course-runs"),
-    ("GET", "/course-runs"),
-    ("GET", "/course-runs/{id}"),
-    ("PATCH", "/course-runs/{id}"),
-    ("POST", "/course-runs/{id}/cancel"),
-    ("GET", "/course-runs/{id}/sessions"),
-    ("POST", "/course-runs/{id}/sessions"),
-    ("PATCH", "/course-runs/{id}/sessions/{session_id}"),
-    ("DELETE", "/course-runs/{id}/sessions/{session_id}"),
-    ("GET", "/audit-logs"),
+/// The HTTP functions of the template and the resources each one mounts
+/// (their `main.rs` passes the same list to `tms_http::router`). The routes
+/// themselves come from the routers' declarations, not from a list here.
+pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
+    ("CourseRunsFunction", tms_http::Resource::CourseRuns),
+    ("AuditLogsFunction", tms_http::Resource::AuditLogs),
 ];
+
+/// The (method, path) pairs a resource's router declares.
+pub(crate) fn declared_routes(resource: tms_http::Resource) -> BTreeSet<(String, String)> {
+    tms_http::route_docs(&[resource])
+        .into_iter()
+        .map(|d| (d.method.to_string(), d.path.to_string()))
+        .collect()
+}
 
 /// The leading-key prefix of audit records, denied to UpdateItem/DeleteItem.
 const AUDIT_LEADING_KEY_PATTERN: &str = "AUDIT#*";
@@ -420,45 +421,56 @@ fn queues_match_resources_json() {
     }
 }
 
+/// Each HTTP function's API events are exactly the routes its router
+/// declares, and every declared route belongs to one function.
 #[test]
-fn course_runs_routes_are_the_known_ones() {
+fn http_function_events_are_their_routers_routes() {
     let t = template();
-    let f = resource(&t, "CourseRunsFunction", "AWS::Serverless::Function");
-    let events = at(f, &["Properties", "Events"])
-        .as_object()
-        .expect("Events is a map");
-    let mut declared = BTreeSet::new();
-    for (name, e) in events {
-        assert_eq!(at(e, &["Type"]), "HttpApi", "event {name}");
-        let p = at(e, &["Properties"]);
+    let mut all_declared = BTreeSet::new();
+    for (function, resource) in HTTP_FUNCTIONS {
+        let f = resource_of(&t, function);
+        let events = at(f, &["Properties", "Events"])
+            .as_object()
+            .expect("Events is a map");
+        let mut in_template = BTreeSet::new();
+        for (name, e) in events {
+            assert_eq!(at(e, &["Type"]), "HttpApi", "{function} event {name}");
+            let p = at(e, &["Properties"]);
+            assert_eq!(
+                at(p, &["ApiId"]),
+                &json!({ "Ref": "TmsHttpApi" }),
+                "event {name} must be on the TMS HTTP API"
+            );
+            let route = (
+                string(at(p, &["Method"]), "Method").to_ascii_uppercase(),
+                string(at(p, &["Path"]), "Path").to_string(),
+            );
+            assert!(
+                in_template.insert(route.clone()),
+                "{function}: route {route:?} declared twice"
+            );
+        }
+        let declared = declared_routes(*resource);
         assert_eq!(
-            at(p, &["ApiId"]),
-            &json!({ "Ref": "TmsHttpApi" }),
-            "event {name} must be on the TMS HTTP API"
+            in_template, declared,
+            "{function}: template events vs router"
         );
-        let route = (
-            string(at(p, &["Method"]), "Method").to_ascii_uppercase(),
-            string(at(p, &["Path"]), "Path").to_string(),
-        );
-        assert!(
-            COURSE_RUNS_ROUTES
-                .iter()
-                .any(|(m, path)| (*m, *path) == (route.0.as_str(), route.1.as_str())),
-            "event {name}: {} {} is not in COURSE_RUNS_ROUTES",
-            route.0,
-            route.1
-        );
-        assert!(
-            declared.insert(route.clone()),
-            "route {route:?} declared twice"
-        );
+        for r in declared {
+            assert!(
+                all_declared.insert(r.clone()),
+                "{r:?} is served by two functions"
+            );
+        }
     }
-    for (m, path) in COURSE_RUNS_ROUTES {
-        assert!(
-            declared.contains(&(m.to_string(), path.to_string())),
-            "{m} {path} is in COURSE_RUNS_ROUTES but not in template.yaml"
-        );
-    }
+    let every: BTreeSet<_> = tms_http::route_docs(&tms_http::Resource::ALL)
+        .into_iter()
+        .map(|d| (d.method.to_string(), d.path.to_string()))
+        .collect();
+    assert_eq!(all_declared, every, "every route has a function");
+}
+
+fn resource_of<'a>(t: &'a Value, function: &str) -> &'a Value {
+    resource(t, function, "AWS::Serverless::Function")
 }
 
 #[test]

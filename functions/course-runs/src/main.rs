@@ -1,5 +1,5 @@
-//! The course-runs Lambda: `/course-runs` (with sessions) and, until the
-//! audit function exists, `/audit-logs`. Builds its state once, then serves.
+//! The course-runs Lambda: `/course-runs` and their sessions. Builds its
+//! state once, then serves.
 
 use tms_http::Resource;
 use tms_runtime::{Config, Engine};
@@ -9,6 +9,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     tms_runtime::init_logging();
     let cfg = Config::from_env(Engine::Aws)?;
     let app = tms_runtime::build_app(&cfg).await?;
-    let router = tms_http::router(app, tms_runtime::actor_source(&cfg), &Resource::ALL);
+    let router = tms_http::router(
+        app,
+        tms_runtime::actor_source(&cfg),
+        &[Resource::CourseRuns],
+    );
     lambda_http::run(router).await
 }
