@@ -72,6 +72,10 @@ async fn run_lifecycle(sys: TestSystem) {
 
     let read = sys.get(&format!("/course-runs/{id}")).await;
     assert_eq!(read.status, 200);
+    // The POST answer is built once from the same representation: same
+    // fields in the same order as a GET.
+    let order = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(order(&created.body), order(&read.body));
     assert_eq!(read.header("etag"), Some("\"1\""));
     assert_eq!(read.body["title"], "Workplace Safety and Health");
     assert_eq!(read.body["sessions"].as_array().map(Vec::len), Some(2));
@@ -723,6 +727,24 @@ async fn failed_enqueue_is_swept(sys: TestSystem) {
         ))),
         ..working.clone()
     };
+    // While the queue is still down, the sweeper finds the job but does not
+    // count it as enqueued.
+    let still_broken = tms_app::App {
+        queue: Arc::new(BrokenQueue),
+        ..later.clone()
+    };
+    let report = still_broken
+        .sweep_due_jobs(requeue, 100)
+        .await
+        .expect("sweep");
+    assert_eq!((report.found, report.enqueued, report.not_sent), (1, 0, 1));
+    let even_later = tms_app::App {
+        clock: Arc::new(LaterClock(
+            chrono::Duration::seconds(tms_domain::sync::ENQUEUE_GRACE_SECS + 1) + requeue,
+        )),
+        ..working.clone()
+    };
+    let later = even_later;
     let report = later.sweep_due_jobs(requeue, 100).await.expect("sweep");
     assert_eq!(report.found, 1);
     assert_eq!(report.enqueued, 1);
@@ -1072,6 +1094,209 @@ async fn idempotency_key_races(sys: TestSystem) {
     );
 }
 
+/// PATCH is a JSON merge patch: null clears an optional field, null for a
+/// required one is a 422 naming it, nested objects merge.
+async fn merge_patch_semantics(sys: TestSystem) {
+    let (id, _) = sys.create_run(&run_body()).await;
+    let uri = format!("/course-runs/{id}");
+    let r = sys
+        .patch(&uri, &json!({"title": null, "capacity": 23}), Some("\"1\""))
+        .await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert_eq!(r.error_fields(), ["title"]);
+    let r = sys
+        .patch(
+            &uri,
+            &json!({"schedule_info": null, "capacity": 23, "venue": {"room": "R9"}}),
+            Some("\"1\""),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["schedule_info"], Value::Null);
+    assert_eq!(r.body["capacity"], 23);
+    assert_eq!(r.body["venue"]["room"], "R9");
+    assert_eq!(r.body["venue"]["floor"], "03");
+    let read = sys.get(&uri).await;
+    assert_eq!(read.body["schedule_info"], Value::Null);
+    assert_eq!(read.header("etag"), Some("\"2\""));
+    let sid = read.body["sessions"][0]["id"]
+        .as_str()
+        .expect("sid")
+        .to_string();
+    let suri = format!("{uri}/sessions/{sid}");
+    let trainer = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0aaaa";
+    let r = sys
+        .patch(&suri, &json!({"trainer_id": trainer}), Some("\"1\""))
+        .await;
+    assert_eq!(
+        (r.status, r.body["trainer_id"].as_str()),
+        (200, Some(trainer))
+    );
+    let r = sys
+        .patch(&suri, &json!({"trainer_id": null}), Some("\"2\""))
+        .await;
+    assert_eq!((r.status, &r.body["trainer_id"]), (200, &Value::Null));
+    let r = sys
+        .patch(&suri, &json!({"start_time": null}), Some("\"3\""))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.error_fields(), ["start_time"]);
+}
+
+/// If-Match compares strongly and exactly: "01", "+2" and W/"2" do not
+/// match ETag "2"; a list matches if any tag does; * matches any version.
+async fn if_match_is_strong_and_exact(sys: TestSystem) {
+    let (id, created) = sys.create_run(&run_body()).await;
+    let uri = format!("/course-runs/{id}");
+    let sid = created.body["sessions"][0]["id"]
+        .as_str()
+        .expect("sid")
+        .to_string();
+    let suri = format!("{uri}/sessions/{sid}");
+    for target in [&uri, &suri] {
+        for stale in ["\"01\"", "\"+1\"", "W/\"1\"", "\"1.0\"", "\"2\", \"3\""] {
+            let r = sys
+                .patch(target, &json!({"end_time": "18:30"}), Some(stale))
+                .await;
+            let r = if target == &uri {
+                sys.patch(target, &json!({"title": "x"}), Some(stale)).await
+            } else {
+                r
+            };
+            assert_eq!(r.status, 412, "{target} {stale}: {:?}", r.body);
+            assert_eq!(r.error_fields(), ["If-Match"]);
+        }
+    }
+    let r = sys
+        .patch(&uri, &json!({"title": "listed"}), Some("\"7\", \"1\""))
+        .await;
+    assert_eq!((r.status, r.header("etag")), (200, Some("\"2\"")));
+    let r = sys.patch(&uri, &json!({"title": "any"}), Some("*")).await;
+    assert_eq!((r.status, r.header("etag")), (200, Some("\"3\"")));
+    let r = sys
+        .patch(&suri, &json!({"end_time": "18:30"}), Some("W/\"1\", \"1\""))
+        .await;
+    assert_eq!((r.status, r.header("etag")), (200, Some("\"2\"")));
+    let r = sys.call("DELETE", &suri, &[("if-match", "*")], None).await;
+    assert_eq!(r.status, 204);
+}
+
+/// Sessions of a run may not overlap (create, add, change), and a run
+/// holds at most 96 sessions.
+async fn sessions_do_not_overlap_and_are_capped(sys: TestSystem) {
+    let mut body = run_body();
+    body["sessions"][1] =
+        json!({"session_date": "2025-01-15", "start_time": "17:00", "end_time": "19:00"});
+    let r = sys.post("/course-runs", &body, &[]).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.error_fields(), ["sessions[1]"]);
+    let (id, created) = sys.create_run(&run_body()).await;
+    let first = created.body["sessions"][0]["id"]
+        .as_str()
+        .expect("sid")
+        .to_string();
+    let uri = format!("/course-runs/{id}/sessions");
+    let same = json!({"session_date": "2025-01-15", "start_time": "09:00", "end_time": "18:00"});
+    let r = sys.post(&uri, &same, &[]).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.error_fields(), ["start_time"]);
+    assert!(r.body["errors"][0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains(&first));
+    let evening = json!({"session_date": "2025-01-15", "start_time": "18:00", "end_time": "20:00"});
+    let added = sys.post(&uri, &evening, &[]).await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    let added_uri = added.header("location").expect("location").to_string();
+    let r = sys
+        .patch(&added_uri, &json!({"start_time": "17:59"}), Some("\"1\""))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.error_fields(), ["start_time"]);
+
+    // The cap: a run created with 90 sessions takes 6 more, not 7.
+    let mut big = run_body();
+    big["end_date"] = json!("2025-01-17");
+    let sessions: Vec<Value> = (0..90)
+        .map(|i| {
+            let (day, slot) = (15 + i / 48, i % 48);
+            json!({
+                "session_date": format!("2025-01-{day}"),
+                "start_time": format!("{:02}:{:02}", slot / 2, (slot % 2) * 30),
+                "end_time": format!("{:02}:{:02}", slot / 2, (slot % 2) * 30 + 29),
+            })
+        })
+        .collect();
+    big["sessions"] = Value::Array(sessions);
+    let (big_id, _) = sys.create_run(&big).await;
+    let uri = format!("/course-runs/{big_id}/sessions");
+    for i in 0..7 {
+        let slot = 18 + i; // 09:00 onwards on the 17th
+        let s = json!({
+            "session_date": "2025-01-17",
+            "start_time": format!("{:02}:{:02}", slot / 2, (slot % 2) * 30),
+            "end_time": format!("{:02}:{:02}", slot / 2, (slot % 2) * 30 + 29),
+        });
+        let r = sys.post(&uri, &s, &[]).await;
+        if i < 6 {
+            assert_eq!(r.status, 201, "session {}: {:?}", 91 + i, r.body);
+        } else {
+            assert_eq!(r.status, 422, "the 97th session: {:?}", r.body);
+            assert_eq!(r.error_fields(), ["body"]);
+        }
+    }
+}
+
+/// A cursor with keys its list could not have produced (an empty table
+/// key, another run's keys, a made-up sort key) is a 400 naming `cursor`,
+/// before it reaches the store (DynamoDB would fail on some of them).
+async fn made_up_cursors_are_refused(sys: TestSystem) {
+    use base64::Engine as _;
+    let (a, _) = sys.create_run(&run_body()).await;
+    let (b, _) = sys.create_run(&run_body()).await;
+    let page = sys.get("/course-runs?limit=1").await;
+    assert_eq!(page.status, 200);
+    let good = page.body["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    assert_eq!(
+        sys.get(&format!("/course-runs?limit=1&cursor={good}"))
+            .await
+            .status,
+        200
+    );
+    let enc = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    for made_up in [
+        json!({"pk": "", "sk": format!("RUN#{a}"), "ipk": "RUNS", "isk": format!("2025-01-15#{a}")}),
+        json!({"pk": format!("RUN#{b}"), "sk": format!("RUN#{b}"), "ipk": "RUNS", "isk": format!("2025-01-15#{a}")}),
+        json!({"pk": format!("RUN#{a}"), "sk": format!("RUN#{a}"), "ipk": "RUNS", "isk": "2025-01-15#x"}),
+        json!({"pk": format!("RUN#{a}"), "sk": format!("RUN#{a}"), "ipk": "RUNS", "isk": format!("2025-01-15#{}", "9".repeat(2000))}),
+        json!({"pk": format!("RUN#{a}"), "sk": format!("RUN#{a}")}),
+    ] {
+        let r = sys
+            .get(&format!("/course-runs?cursor={}", enc(made_up.clone())))
+            .await;
+        assert_eq!(r.status, 400, "{made_up}: {:?}", r.body);
+        assert_eq!(r.error_fields(), ["cursor"], "{made_up}");
+    }
+    let audit = format!("/audit-logs?entity_type=course_run&entity_id={a}");
+    let r = sys
+        .get(&format!(
+            "{audit}&cursor={}",
+            enc(json!({"pk": format!("AUDIT#course_run#{a}"), "sk": ""}))
+        ))
+        .await;
+    assert_eq!(
+        (r.status, r.error_fields()),
+        (400, vec!["cursor".to_string()])
+    );
+}
+
 on_both_engines! {
+    made_up_cursors_are_refused => api_sqlite_made_up_cursors_are_refused, api_aws_made_up_cursors_are_refused;
     idempotency_key_races => api_sqlite_idempotency_key_races, api_aws_idempotency_key_races;
+    merge_patch_semantics => api_sqlite_merge_patch_semantics, api_aws_merge_patch_semantics;
+    if_match_is_strong_and_exact => api_sqlite_if_match_is_strong_and_exact, api_aws_if_match_is_strong_and_exact;
+    sessions_do_not_overlap_and_are_capped => api_sqlite_sessions_do_not_overlap_and_are_capped, api_aws_sessions_do_not_overlap_and_are_capped;
 }
