@@ -74,6 +74,24 @@ pub struct Written {
     pub location: Option<String>,
 }
 
+impl Written {
+    /// A representation serialized once: the response body, the audit
+    /// snapshot and the Idempotency-Key record are all this one value.
+    pub fn of<T: Serialize>(
+        view: &T,
+        version: u64,
+        location: Option<String>,
+    ) -> Result<Written, crate::AppError> {
+        let body = serde_json::to_value(view)
+            .map_err(|e| crate::AppError::Internal(format!("serialize: {e}")))?;
+        Ok(Written {
+            body,
+            version,
+            location,
+        })
+    }
+}
+
 /// The result of a POST that honours an Idempotency-Key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Idempotent {

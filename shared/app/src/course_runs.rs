@@ -64,22 +64,6 @@ pub struct RunListParams {
     pub cursor: Option<String>,
 }
 
-/// A representation serialized once: the response body, the audit snapshot
-/// and the Idempotency-Key record are all this one value.
-fn written<T: Serialize>(
-    view: &T,
-    version: u64,
-    location: Option<String>,
-) -> Result<Written, AppError> {
-    let body =
-        serde_json::to_value(view).map_err(|e| AppError::Internal(format!("serialize: {e}")))?;
-    Ok(Written {
-        body,
-        version,
-        location,
-    })
-}
-
 /// The run and its sessions as read from the run's partition.
 struct RunPartition {
     run: CourseRun,
@@ -208,7 +192,7 @@ impl App {
             sessions: sessions.into_iter().map(|s| (s, 1)).collect(),
         }
         .view();
-        let response = written(&view, 1, Some(view.location()))?;
+        let response = Written::of(&view, 1, Some(view.location()))?;
         let run = &view.run;
         change.audit(&self.audit_record(
             ctx,
@@ -336,7 +320,7 @@ impl App {
             version: expected + 1,
             sessions: None,
         };
-        let response = written(&view, expected + 1, None)?;
+        let response = Written::of(&view, expected + 1, None)?;
         let change = self.run_change(
             ctx,
             &view.run,
@@ -344,6 +328,7 @@ impl App {
             AuditAction::CourseRunUpdated,
             response.body.clone(),
             JobType::CourseRunUpsert,
+            OnConflict::against(if_match.as_ref(), "course run"),
         )?;
         self.commit(ctx, change, None).await?;
         // The answer carries the sessions, as a GET does.
@@ -353,7 +338,7 @@ impl App {
             sessions: part.sessions,
         }
         .view();
-        written(&full, full.version, None)
+        Written::of(&full, full.version, None)
     }
 
     /// Cancels a run: 1 GetItem + 1 TransactWriteItems + 1 SendMessage.
@@ -367,6 +352,7 @@ impl App {
         input: CancelInput,
         idem: Option<IdempotencyRequest>,
     ) -> Result<Idempotent, AppError> {
+        let on_conflict = OnConflict::against(if_match.as_ref(), "course run");
         let attempt = async {
             if if_match.is_none() {
                 return Err(AppError::PreconditionRequired);
@@ -386,7 +372,7 @@ impl App {
             version: expected + 1,
             sessions: None,
         };
-        let response = written(&view, expected + 1, None)?;
+        let response = Written::of(&view, expected + 1, None)?;
         let change = self.run_change(
             ctx,
             &view.run,
@@ -394,6 +380,7 @@ impl App {
             AuditAction::CourseRunCancelled,
             response.body.clone(),
             JobType::CourseRunCancel,
+            on_conflict,
         )?;
         let committed = self
             .commit(ctx, change, idem.as_ref().map(|i| (i, &response)))
@@ -434,7 +421,7 @@ impl App {
             session,
             version: 1,
         };
-        let response = written(&view, 1, Some(view.location()))?;
+        let response = Written::of(&view, 1, Some(view.location()))?;
         let mut change = self.session_change(
             ctx,
             &part.run,
@@ -462,13 +449,14 @@ impl App {
         if_match: Option<Precondition>,
         patch: MergePatch,
     ) -> Result<Written, AppError> {
+        let on_conflict = OnConflict::against(if_match.as_ref(), "session");
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
         let updated = session.apply_patch(&patch, &part.run, &part.sessions(), self.now())?;
         let view = SessionView {
             session: updated,
             version: expected + 1,
         };
-        let response = written(&view, expected + 1, None)?;
+        let response = Written::of(&view, expected + 1, None)?;
         let mut change = self.session_change(
             ctx,
             &part.run,
@@ -479,7 +467,7 @@ impl App {
         change.put_versioned(
             session_item(&view.session, expected + 1)?,
             expected,
-            OnConflict::Stale,
+            on_conflict,
         );
         self.commit(ctx, change, None).await?;
         Ok(response)
@@ -493,12 +481,13 @@ impl App {
         session_id: &SessionId,
         if_match: Option<Precondition>,
     ) -> Result<(), AppError> {
+        let on_conflict = OnConflict::against(if_match.as_ref(), "session");
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
         let view = SessionView {
             session,
             version: expected,
         };
-        let snapshot = written(&view, expected, None)?;
+        let snapshot = Written::of(&view, expected, None)?;
         let mut change = self.session_change(
             ctx,
             &part.run,
@@ -510,7 +499,7 @@ impl App {
             keys::run_pk(run_id),
             keys::session_sk(session_id),
             expected,
-            OnConflict::Stale,
+            on_conflict,
         );
         self.commit(ctx, change, None).await?;
         Ok(())
@@ -537,30 +526,10 @@ impl App {
     }
 
     /// The change every edit of a run makes: the run at its next version
-    /// (conditional on the version read), its audit record and the sync job
-    /// of that version.
-    fn run_change(
-        &self,
-        ctx: &RequestContext,
-        run: &CourseRun,
-        expected: u64,
-        action: AuditAction,
-        audit_snapshot: Value,
-        job_type: JobType,
-    ) -> Result<ChangeSet, AppError> {
-        self.run_change_as(
-            ctx,
-            run,
-            expected,
-            action,
-            audit_snapshot,
-            job_type,
-            OnConflict::Stale,
-        )
-    }
-
+    /// (conditional on the version read, failing as `on_conflict` says), its
+    /// audit record and the sync job of that version.
     #[allow(clippy::too_many_arguments)]
-    fn run_change_as(
+    fn run_change(
         &self,
         ctx: &RequestContext,
         run: &CourseRun,
@@ -612,7 +581,7 @@ impl App {
             "session": session.body,
             "run_version": run_version + 1,
         });
-        self.run_change_as(
+        self.run_change(
             ctx,
             &touched,
             run_version,

@@ -9,7 +9,7 @@ use tms_domain::sync::{JobType, SyncJob};
 use tms_domain::{AuditAction, EntityType};
 use tms_ports::{Condition, Item, OutgoingMessage, StoreError, WriteOp};
 
-use crate::context::{IdempotencyRequest, Idempotent, RequestContext, Written};
+use crate::context::{IdempotencyRequest, Idempotent, Precondition, RequestContext, Written};
 use crate::error::AppError;
 use crate::records;
 use crate::{keys, App};
@@ -45,6 +45,16 @@ pub(crate) enum OnConflict {
 }
 
 impl OnConflict {
+    /// The tag of a versioned write whose version the client named in
+    /// If-Match: stale (412) for an entity-tag; with `*` the client named no
+    /// version, so a concurrent change is a retry (409), not a stale tag.
+    pub fn against(if_match: Option<&Precondition>, what: &'static str) -> OnConflict {
+        match if_match {
+            Some(Precondition::Any) => OnConflict::Moved(what),
+            _ => OnConflict::Stale,
+        }
+    }
+
     fn into_error(self) -> AppError {
         match self {
             OnConflict::Exists(what) => AppError::Conflict(format!("the {what} exists already")),
