@@ -89,11 +89,25 @@ impl Intercept for CountingInterceptor {
     }
 }
 
-/// Runs each named test on both engine sets, as `$sqlite` and `$aws`. The
-/// calling module says how with two macros defined before the call:
-/// `run_sqlite!(name)` and `run_aws!(name)`, each an async block body.
+/// Runs each named test on both engine sets, as `$sqlite` and `$aws`.
+///
+/// `on_both_engines! { systems; name => sqlite_name, aws_name; }` calls
+/// `name(TestSystem)` with a fresh system of each engine set. Without
+/// `systems;`, the calling module says how to run a test with two macros
+/// defined before the call, `run_sqlite!(name)` and `run_aws!(name)` (the
+/// conformance suites build an adapter rather than a system).
 #[macro_export]
 macro_rules! on_both_engines {
+    (systems; $($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            $name($crate::TestSystem::start($crate::Engine::Sqlite).await).await
+        }
+        #[tokio::test]
+        async fn $aws() {
+            $name($crate::TestSystem::start($crate::Engine::Aws).await).await
+        }
+    )*};
     ($($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
         #[tokio::test]
         async fn $sqlite() {
@@ -263,54 +277,21 @@ impl TestSystem {
         }
     }
 
-    /// Every item in the table, as (PK, SK) pairs, sorted. Test-only: it
-    /// scans, which no request path does.
+    /// Every item in the table, as (PK, SK) pairs, sorted.
     pub async fn all_keys(&self) -> Vec<(String, String)> {
-        let mut keys = Vec::new();
-        if let Some((client, table)) = &self.dynamo {
-            let mut start = None;
-            loop {
-                let out = client
-                    .scan()
-                    .table_name(table)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .expect("scan");
-                for item in out.items() {
-                    let s = |k: &str| {
-                        item.get(k)
-                            .and_then(|v| v.as_s().ok())
-                            .cloned()
-                            .unwrap_or_default()
-                    };
-                    keys.push((s("PK"), s("SK")));
-                }
-                match out.last_evaluated_key {
-                    Some(k) if !k.is_empty() => start = Some(k),
-                    _ => break,
-                }
-            }
-            if let Some(c) = &self.calls {
-                c.take();
-            }
-        }
-        if let Some(db) = &self.sqlite {
-            let conn = rusqlite::Connection::open(&db.0).expect("open sqlite");
-            let mut stmt = conn.prepare("SELECT pk, sk FROM items").expect("prepare");
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .expect("query");
-            for r in rows {
-                keys.push(r.expect("row"));
-            }
-        }
+        let mut keys: Vec<(String, String)> = self
+            .all_versions()
+            .await
+            .into_iter()
+            .map(|(pk, sk, _)| (pk, sk))
+            .collect();
         keys.sort();
         keys
     }
 
     /// Every item's key and version, sorted: what a test compares before
-    /// and after to prove nothing was written.
+    /// and after to prove nothing was written. Test-only: it scans, which no
+    /// request path does.
     pub async fn all_versions(&self) -> Vec<(String, String, u64)> {
         let mut out = Vec::new();
         if let Some((client, table)) = &self.dynamo {
@@ -469,6 +450,22 @@ impl TestSystem {
             all.extend(batch);
         }
         all
+    }
+
+    /// The actions of an entity's audit trail, newest first.
+    pub async fn audit_actions(&self, entity_type: &str, id: &str) -> Vec<String> {
+        let r = self
+            .get(&format!(
+                "/audit-logs?entity_type={entity_type}&entity_id={id}"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|a| a["action"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     /// AWS calls since the last take (Aws engine only; empty otherwise).

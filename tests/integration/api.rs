@@ -8,36 +8,11 @@ use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, 
 use tms_tests::{call, on_both_engines, Engine, TestSystem, JSON};
 
 pub fn run_body() -> Value {
-    json!({
-        "course_ref": "TGS-2020000697",
-        "title": "Workplace Safety and Health",
-        "registration_opening": "2025-01-01",
-        "registration_closing": "2025-01-10",
-        "start_date": "2025-01-15",
-        "end_date": "2025-01-16",
-        "delivery_mode": "classroom",
-        "venue": {"floor": "03", "unit": "01", "postal_code": "408533", "room": "R1"},
-        "capacity": 20,
-        "schedule_info": "Wed-Thu 9am-6pm",
-        "sessions": [
-            {"session_date": "2025-01-15", "start_time": "09:00", "end_time": "18:00"},
-            {"session_date": "2025-01-16", "start_time": "09:00", "end_time": "18:00"}
-        ]
-    })
-}
-
-macro_rules! run_sqlite {
-    ($name:ident) => {
-        $name(TestSystem::start(Engine::Sqlite).await).await
-    };
-}
-macro_rules! run_aws {
-    ($name:ident) => {
-        $name(TestSystem::start(Engine::Aws).await).await
-    };
+    tms_http::routes::course_runs::example_run()
 }
 
 on_both_engines! {
+    systems;
     run_lifecycle => api_sqlite_run_lifecycle, api_aws_run_lifecycle;
     sessions_lifecycle => api_sqlite_sessions_lifecycle, api_aws_sessions_lifecycle;
     bad_input_changes_nothing => api_sqlite_bad_input_changes_nothing, api_aws_bad_input_changes_nothing;
@@ -258,17 +233,7 @@ async fn sessions_lifecycle(sys: TestSystem) {
     assert_eq!(run.body["sessions"].as_array().map(Vec::len), Some(0));
     assert_eq!(run.header("etag"), Some("\"4\""));
 
-    let audit = sys
-        .get(&format!(
-            "/audit-logs?entity_type=course_run&entity_id={id}"
-        ))
-        .await;
-    let actions: Vec<&str> = audit.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|a| a["action"].as_str().unwrap_or(""))
-        .collect();
+    let actions = sys.audit_actions("course_run", &id).await;
     assert_eq!(
         actions,
         [
@@ -1072,17 +1037,7 @@ async fn idempotency_key_races(sys: TestSystem) {
     let replies = race(&sys, &uri, json!({"reason": "r"}), headers).await;
     let cancelled = check(sys.engine, "cancel", &replies, 200);
     assert_eq!(cancelled["status"], "cancelled");
-    let trail = sys
-        .get(&format!(
-            "/audit-logs?entity_type=course_run&entity_id={id}"
-        ))
-        .await;
-    let actions: Vec<&str> = trail.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["action"].as_str())
-        .collect();
+    let actions = sys.audit_actions("course_run", &id).await;
     assert_eq!(
         actions,
         [
@@ -1294,6 +1249,7 @@ async fn made_up_cursors_are_refused(sys: TestSystem) {
 }
 
 on_both_engines! {
+    systems;
     made_up_cursors_are_refused => api_sqlite_made_up_cursors_are_refused, api_aws_made_up_cursors_are_refused;
     idempotency_key_races => api_sqlite_idempotency_key_races, api_aws_idempotency_key_races;
     merge_patch_semantics => api_sqlite_merge_patch_semantics, api_aws_merge_patch_semantics;

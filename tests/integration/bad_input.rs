@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 use tms_http::routes::RouteDoc;
-use tms_tests::{on_both_engines, Engine, TestSystem};
+use tms_tests::{on_both_engines, TestSystem};
 
 /// One bad request and the field its answer must name.
 struct Case {
@@ -504,17 +504,7 @@ async fn bad_input_suite(sys: TestSystem) {
     );
 }
 
-macro_rules! run_sqlite {
-    ($name:ident) => {
-        $name(TestSystem::start(Engine::Sqlite).await).await
-    };
-}
-macro_rules! run_aws {
-    ($name:ident) => {
-        $name(TestSystem::start(Engine::Aws).await).await
-    };
-}
-
 on_both_engines! {
+    systems;
     bad_input_suite => bad_input_sqlite_every_route, bad_input_aws_every_route;
 }

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, ValidationErrors};
 use crate::ids::{RunId, SessionId, TrainerId, TypedId};
 
-use crate::kinds::parse_name;
 use crate::patch::{apply_merge_patch, MergePatch};
 use crate::types::{
     optional_text, parse_date, parse_time, required_text, CourseRef, Email, ModeOfTraining, Venue,
@@ -27,45 +26,23 @@ pub const MAX_SESSIONS_PER_CREATE: usize = 90;
 /// transaction.
 pub const MAX_SESSIONS_PER_RUN: usize = 96;
 
-/// Where a run stands with TPGateway.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::AsRefStr,
-    strum::EnumString,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RunStatus {
-    /// Kept locally, not to be sent yet.
-    Draft,
-    /// Changed; a sync job is queued to tell TPGateway.
-    Pending,
-    /// TPGateway has the current version.
-    Synced,
-    /// TPGateway refused the current version; a person must fix the data.
-    Failed,
-    /// Cancelled (terminal).
-    Cancelled,
+crate::named_enum! {
+    /// Where a run stands with TPGateway.
+    pub enum RunStatus {
+        /// Kept locally, not to be sent yet.
+        Draft,
+        /// Changed; a sync job is queued to tell TPGateway.
+        Pending,
+        /// TPGateway has the current version.
+        Synced,
+        /// TPGateway refused the current version; a person must fix the data.
+        Failed,
+        /// Cancelled (terminal).
+        Cancelled,
+    }
 }
 
 impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Result<RunStatus, String> {
-        parse_name(value)
-    }
-
     pub fn is_active(self) -> bool {
         self != RunStatus::Cancelled
     }

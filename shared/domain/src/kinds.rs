@@ -1,84 +1,83 @@
 //! The names the system writes into its records: entity types and audit
 //! actions, as enums so that a typo cannot compile.
 
-use serde::{Deserialize, Serialize};
+/// Declares an enum of names: serde and strum agree on each variant's
+/// name (snake_case unless a variant says otherwise), with `as_str`,
+/// `parse` (which lists the names on failure) and `VARIANTS`.
+#[macro_export]
+macro_rules! named_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            serde::Serialize,
+            serde::Deserialize,
+            strum::AsRefStr,
+            strum::EnumString,
+            strum::VariantArray,
+            strum::IntoStaticStr,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[strum(serialize_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
 
-/// Every kind of item the table holds.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::AsRefStr,
-    strum::EnumString,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum EntityType {
-    CourseRun,
-    Session,
-    AuditRecord,
-    SyncJob,
-    IdempotencyRecord,
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+
+            pub fn parse(value: &str) -> Result<Self, String> {
+                $crate::kinds::parse_name(value)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }
 
-impl EntityType {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+named_enum! {
+    /// Every kind of item the table holds.
+    pub enum EntityType {
+        CourseRun,
+        Session,
+        AuditRecord,
+        SyncJob,
+        IdempotencyRecord,
     }
 }
 
-impl std::fmt::Display for EntityType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What an audit record says happened.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::AsRefStr,
-    strum::EnumString,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-)]
-pub enum AuditAction {
-    #[serde(rename = "course_run.created")]
-    #[strum(serialize = "course_run.created")]
-    CourseRunCreated,
-    #[serde(rename = "course_run.updated")]
-    #[strum(serialize = "course_run.updated")]
-    CourseRunUpdated,
-    #[serde(rename = "course_run.cancelled")]
-    #[strum(serialize = "course_run.cancelled")]
-    CourseRunCancelled,
-    #[serde(rename = "session.added")]
-    #[strum(serialize = "session.added")]
-    SessionAdded,
-    #[serde(rename = "session.updated")]
-    #[strum(serialize = "session.updated")]
-    SessionUpdated,
-    #[serde(rename = "session.removed")]
-    #[strum(serialize = "session.removed")]
-    SessionRemoved,
-}
-
-impl AuditAction {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+named_enum! {
+    /// What an audit record says happened.
+    pub enum AuditAction {
+        #[serde(rename = "course_run.created")]
+        #[strum(serialize = "course_run.created")]
+        CourseRunCreated,
+        #[serde(rename = "course_run.updated")]
+        #[strum(serialize = "course_run.updated")]
+        CourseRunUpdated,
+        #[serde(rename = "course_run.cancelled")]
+        #[strum(serialize = "course_run.cancelled")]
+        CourseRunCancelled,
+        #[serde(rename = "session.added")]
+        #[strum(serialize = "session.added")]
+        SessionAdded,
+        #[serde(rename = "session.updated")]
+        #[strum(serialize = "session.updated")]
+        SessionUpdated,
+        #[serde(rename = "session.removed")]
+        #[strum(serialize = "session.removed")]
+        SessionRemoved,
     }
 }
 

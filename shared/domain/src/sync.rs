@@ -5,22 +5,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::kinds::EntityType;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SyncStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    DeadLetter,
+crate::named_enum! {
+    /// Where a sync job stands.
+    pub enum SyncStatus {
+        Queued,
+        Running,
+        Succeeded,
+        Failed,
+        DeadLetter,
+    }
 }
 
 impl SyncStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Whether the sweeper should look at the job (it belongs in the sparse
     /// "due" index).
     pub fn is_due_candidate(self) -> bool {
@@ -28,20 +24,13 @@ impl SyncStatus {
     }
 }
 
-/// What the worker is to tell TPGateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum JobType {
-    /// Publish the run, or update it when TPGateway already has it.
-    CourseRunUpsert,
-    /// Delete the run on TPGateway.
-    CourseRunCancel,
-}
-
-impl JobType {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::named_enum! {
+    /// What the worker is to tell TPGateway.
+    pub enum JobType {
+        /// Publish the run, or update it when TPGateway already has it.
+        CourseRunUpsert,
+        /// Delete the run on TPGateway.
+        CourseRunCancel,
     }
 }
 

@@ -243,33 +243,20 @@ impl From<Email> for String {
     }
 }
 
-/// TPGateway's mode of training (API-NOTES §10), named in our API and mapped
-/// to TPGateway's code when a payload is built.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::AsRefStr,
-    strum::EnumString,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ModeOfTraining {
-    Classroom,
-    AsynchronousElearning,
-    InHouse,
-    OnTheJob,
-    PracticalPracticum,
-    SupervisedField,
-    Traineeship,
-    Assessment,
-    SynchronousElearning,
+crate::named_enum! {
+    /// TPGateway's mode of training (API-NOTES §10), named in our API and
+    /// mapped to TPGateway's code when a payload is built.
+    pub enum ModeOfTraining {
+        Classroom,
+        AsynchronousElearning,
+        InHouse,
+        OnTheJob,
+        PracticalPracticum,
+        SupervisedField,
+        Traineeship,
+        Assessment,
+        SynchronousElearning,
+    }
 }
 
 impl ModeOfTraining {
@@ -289,11 +276,7 @@ impl ModeOfTraining {
     }
 
     pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(value: &str) -> Result<ModeOfTraining, String> {
-        crate::kinds::parse_name(value)
+        self.as_str()
     }
 
     /// TPGateway requires a physical venue except for asynchronous e-learning
