@@ -56,7 +56,8 @@ pub fn decode<T: Record>(item: &Item) -> Result<T, AppError> {
             item.entity_type
         )));
     }
-    Ok(serde_json::from_value(item.data.clone())?)
+    // From a reference: no copy of the whole document first.
+    Ok(T::deserialize(&item.data)?)
 }
 
 pub fn run_item(run: &CourseRun, version: u64) -> Result<Item, AppError> {

@@ -128,8 +128,27 @@ impl Item {
             + self.entity_type.len()
             + keys
             + 64
-            + serde_json::to_vec(&self.data).map(|v| v.len()).unwrap_or(0)
+            + json_len(&self.data)
     }
+}
+
+/// The length of a value's JSON text, counted as it is written, without
+/// building the text (every write checks the size of every item).
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing a Value into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// A condition on the item currently stored under a key.
@@ -182,6 +201,17 @@ pub enum SkCondition {
     BeginsWith(String),
     /// Inclusive on both ends, compared as UTF-8 bytes.
     Between(String, String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_len_is_the_text_length() {
+        let v = serde_json::json!({"a": [1, "é", null], "b": {"c": 1.5}});
+        assert_eq!(json_len(&v), serde_json::to_vec(&v).unwrap().len());
+    }
 }
 
 impl SkCondition {
