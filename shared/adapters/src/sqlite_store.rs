@@ -12,12 +12,11 @@
 //! - expired items are returned until something deletes them, as DynamoDB's
 //!   lazy TTL deletion does.
 //!
-//! All SQLite calls run on the blocking pool; the connection sits behind a
-//! mutex that is never held across an await.
+//! All SQLite calls run on the blocking pool through a [`SqliteDb`]: writes
+//! on its one writer connection (shared with the queue when both are built on
+//! the same handle), reads on its reader connections.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
@@ -27,9 +26,7 @@ use tms_ports::{
     Condition, Cursor, Index, IndexKey, Item, Page, Query, SkCondition, Store, StoreError, WriteOp,
 };
 
-/// How long a writer waits for another connection's lock before giving up
-/// (reported as `Unavailable`, which callers may retry).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::sqlite_db::{DbError, SqliteDb};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -58,7 +55,7 @@ const COLUMNS: &str =
 /// The store on one SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    db: SqliteDb,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -67,64 +64,33 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        if e.is_busy() {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Backend(e.to_string())
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database file, its parent directory and the
-    /// schema; WAL journal, busy timeout.
+    /// schema, on a handle of its own. To share the file with the queue, open
+    /// a [`SqliteDb`] and use [`SqliteStore::on`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Backend(format!(
-                        "cannot create the directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-            }
-        }
-        let conn = Connection::open(path).map_err(sql_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
-        // journal_mode returns the resulting mode as a row.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(sql_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "SQLite refused WAL journal mode (got {mode})"
-            )));
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql_err)?;
-        Self::init(conn)
+        Self::on(SqliteDb::open(path)?)
     }
 
     /// A private in-memory database (tests, throwaway runs).
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        let conn = Connection::open_in_memory().map_err(sql_err)?;
-        Self::init(conn)
+        Self::on(SqliteDb::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
-        conn.execute_batch(SCHEMA).map_err(sql_err)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
-    }
-
-    /// Runs `f` with the connection on the blocking pool.
-    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| {
-                StoreError::Backend("the SQLite connection mutex is poisoned".into())
-            })?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("SQLite task failed: {e}")))?
+    /// The store on a shared database handle; creates its schema.
+    pub fn on(db: SqliteDb) -> Result<Self, StoreError> {
+        db.execute_batch(SCHEMA)?;
+        Ok(Self { db })
     }
 }
 
@@ -410,24 +376,24 @@ impl Store for SqliteStore {
             return Err(StoreError::InvalidRequest("empty key".into()));
         }
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        self.with_conn(move |conn| get_item(conn, &pk, &sk)).await
+        self.db.read(move |conn| get_item(conn, &pk, &sk)).await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         validate_item(&item)?;
         let ops = [WriteOp::Put { item, condition }];
-        self.with_conn(move |conn| apply(conn, &ops)).await
+        self.db.write(move |conn| apply(conn, &ops)).await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         query.validate()?;
         let query = query.clone();
-        self.with_conn(move |conn| run_query(conn, &query)).await
+        self.db.read(move |conn| run_query(conn, &query)).await
     }
 
     async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
-        self.with_conn(move |conn| apply(conn, &ops)).await
+        self.db.write(move |conn| apply(conn, &ops)).await
     }
 }
 
