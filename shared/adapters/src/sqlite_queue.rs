@@ -28,7 +28,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection};
 use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
 
 use crate::sqlite_db::{DbError, SqliteDb};
@@ -176,17 +176,14 @@ impl SqliteQueue {
         .map_err(map_sql)
     }
 
-    /// One non-waiting receive attempt, in one transaction.
+    /// One non-waiting receive attempt, atomic (a writer job).
     fn try_receive(
-        conn: &mut Connection,
+        conn: &Connection,
         from: QueueName,
         max: u32,
         visibility_timeout_secs: u32,
         max_receive_count: u32,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(map_sql)?;
         let now = now_ms();
         let visible_at = now + i64::from(visibility_timeout_secs) * 1000;
         let queue = queue_key(from);
@@ -197,7 +194,7 @@ impl SqliteQueue {
                 break;
             }
             let candidates: Vec<(i64, String, String, String, u32)> = {
-                let mut stmt = tx
+                let mut stmt = conn
                     .prepare_cached(
                         "SELECT seq, id, body, attributes, receive_count FROM queue_messages
                          WHERE queue = ?1 AND visible_at_ms <= ?2
@@ -224,7 +221,7 @@ impl SqliteQueue {
                 if from == QueueName::Main && count >= max_receive_count {
                     // Received max_receive_count times and not deleted: off to
                     // the dead-letter queue, keeping its id and count (as SQS).
-                    tx.prepare_cached(
+                    conn.prepare_cached(
                         "UPDATE queue_messages
                          SET queue = 'dlq', visible_at_ms = ?2, receipt_handle = NULL
                          WHERE seq = ?1",
@@ -235,7 +232,7 @@ impl SqliteQueue {
                 }
                 let receipt_handle = new_id();
                 let receive_count = count.saturating_add(1);
-                tx.prepare_cached(
+                conn.prepare_cached(
                     "UPDATE queue_messages
                      SET receive_count = ?2, visible_at_ms = ?3, receipt_handle = ?4
                      WHERE seq = ?1",
@@ -251,18 +248,15 @@ impl SqliteQueue {
                 });
             }
         }
-        tx.commit().map_err(map_sql)?;
         Ok(out)
     }
 
-    /// Moves up to `max` visible dead-letter messages back, in one transaction.
-    fn redrive_chunk(conn: &mut Connection, max: u32) -> Result<u32, QueueError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(map_sql)?;
+    /// Moves up to `max` visible dead-letter messages back, atomically (a
+    /// writer job).
+    fn redrive_chunk(conn: &Connection, max: u32) -> Result<u32, QueueError> {
         let now = now_ms();
         let rows: Vec<(i64, String, String)> = {
-            let mut stmt = tx
+            let mut stmt = conn
                 .prepare_cached(
                     "SELECT seq, body, attributes FROM queue_messages
                      WHERE queue = 'dlq' AND visible_at_ms <= ?1
@@ -278,12 +272,11 @@ impl SqliteQueue {
         };
         let mut moved = 0u32;
         for (seq, body, attributes_json) in rows {
-            insert_main(&tx, &new_id(), &body, &attributes_json, now)?;
-            tx.execute("DELETE FROM queue_messages WHERE seq = ?1", params![seq])
+            insert_main(conn, &new_id(), &body, &attributes_json, now)?;
+            conn.execute("DELETE FROM queue_messages WHERE seq = ?1", params![seq])
                 .map_err(map_sql)?;
             moved += 1;
         }
-        tx.commit().map_err(map_sql)?;
         Ok(moved)
     }
 }
@@ -310,17 +303,13 @@ impl Queue for SqliteQueue {
             .map(|m| Ok((m.body, encode_attributes(&m.attributes)?)))
             .collect::<Result<Vec<_>, QueueError>>()?;
         self.db.write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sql)?;
             let now = now_ms();
             let mut result = SendBatchResult::default();
             for (position, (body, attributes_json)) in encoded.iter().enumerate() {
                 let id = new_id();
-                insert_main(&tx, &id, body, attributes_json, now)?;
+                insert_main(conn, &id, body, attributes_json, now)?;
                 result.sent.push((position, id));
             }
-            tx.commit().map_err(map_sql)?;
             Ok(result)
         })
         .await

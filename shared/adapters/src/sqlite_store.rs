@@ -6,9 +6,9 @@
 //!   indexes are sparse exactly as in DynamoDB;
 //! - text compares with SQLite's BINARY collation, i.e. as UTF-8 bytes, the
 //!   order DynamoDB uses for string keys;
-//! - a transaction is one `BEGIN IMMEDIATE` SQLite transaction: every
-//!   condition is checked against the state before the transaction, the first
-//!   failing one aborts it, otherwise all operations are applied;
+//! - a transaction is atomic (one savepoint on the writer, see `sqlite_db`):
+//!   every condition is checked against the state before the transaction,
+//!   the first failing one aborts it, otherwise all operations are applied;
 //! - expired items are returned until something deletes them, as DynamoDB's
 //!   lazy TTL deletion does.
 //!
@@ -20,7 +20,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use tms_ports::store::{validate_item, validate_transaction};
 use tms_ports::{
     Condition, Cursor, Index, IndexKey, Item, Page, Query, SkCondition, Store, StoreError, WriteOp,
@@ -218,18 +218,47 @@ fn condition_holds(condition: Condition, current: Option<u64>) -> bool {
     }
 }
 
-fn write_item(conn: &Connection, item: &Item) -> Result<(), StoreError> {
-    let data = serde_json::to_string(&item.data)
-        .map_err(|e| StoreError::InvalidRequest(format!("item data is not serializable: {e}")))?;
+/// The one statement that writes an item.
+const INSERT_ITEM: &str = "INSERT OR REPLACE INTO items \
+     (pk, sk, entity_type, version, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, expires_at, data) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+/// An operation checked and with its item's data already serialized: that
+/// work is done before the operation reaches the one writer, which every
+/// write waits for.
+struct Prepared {
+    op: WriteOp,
+    data: Option<String>,
+}
+
+fn prepare(ops: Vec<WriteOp>) -> Result<Vec<Prepared>, StoreError> {
+    ops.into_iter()
+        .map(|op| {
+            let (pk, sk) = op.key();
+            if pk.is_empty() || sk.is_empty() {
+                return Err(StoreError::InvalidRequest("empty key".into()));
+            }
+            let data = match &op {
+                WriteOp::Put { item, .. } => {
+                    version_to_sql(item.version)?;
+                    Some(serde_json::to_string(&item.data).map_err(|e| {
+                        StoreError::InvalidRequest(format!("item data is not serializable: {e}"))
+                    })?)
+                }
+                _ => None,
+            };
+            Ok(Prepared { op, data })
+        })
+        .collect()
+}
+
+fn write_item(conn: &Connection, item: &Item, data: &str) -> Result<(), StoreError> {
     fn key(k: &Option<IndexKey>) -> Option<(&str, &str)> {
         k.as_ref().map(|k| (k.pk.as_str(), k.sk.as_str()))
     }
     let (g1, g2, g3) = (key(&item.gsi1), key(&item.gsi2), key(&item.gsi3));
     let version = version_to_sql(item.version)?;
-    conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO items ({COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    ))
+    conn.prepare_cached(INSERT_ITEM)
     .and_then(|mut st| {
         st.execute(rusqlite::params![
             item.pk,
@@ -250,23 +279,12 @@ fn write_item(conn: &Connection, item: &Item) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Checks every condition, then applies every operation, in one immediate
-/// transaction. Keys are distinct (checked by `validate_transaction`), so
-/// checking first and applying after is the same as DynamoDB's semantics.
-fn apply(conn: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
-    for op in ops {
-        if let WriteOp::Put { item, .. } = op {
-            version_to_sql(item.version)?;
-        }
-        let (pk, sk) = op.key();
-        if pk.is_empty() || sk.is_empty() {
-            return Err(StoreError::InvalidRequest("empty key".into()));
-        }
-    }
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
-    for (index, op) in ops.iter().enumerate() {
+/// Checks every condition, then applies every operation. Atomic because the
+/// writer runs each job in its own savepoint and rolls it back on an error.
+/// Keys are distinct (checked by `validate_transaction`), so checking first
+/// and applying after is the same as DynamoDB's semantics.
+fn apply(conn: &Connection, ops: &[Prepared]) -> Result<(), StoreError> {
+    for (index, Prepared { op, .. }) in ops.iter().enumerate() {
         let condition = match op {
             WriteOp::Put { condition, .. }
             | WriteOp::Delete { condition, .. }
@@ -276,23 +294,25 @@ fn apply(conn: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
             continue;
         }
         let (pk, sk) = op.key();
-        if !condition_holds(condition, current_version(&tx, pk, sk)?) {
-            // Dropping the transaction rolls it back.
+        if !condition_holds(condition, current_version(conn, pk, sk)?) {
             return Err(StoreError::ConditionFailed { index });
         }
     }
-    for op in ops {
-        match op {
-            WriteOp::Put { item, .. } => write_item(&tx, item)?,
-            WriteOp::Delete { pk, sk, .. } => {
-                tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+    for Prepared { op, data } in ops {
+        match (op, data) {
+            (WriteOp::Put { item, .. }, Some(data)) => write_item(conn, item, data)?,
+            (WriteOp::Put { .. }, None) => {
+                return Err(StoreError::Backend("a put reached the writer unprepared".into()))
+            }
+            (WriteOp::Delete { pk, sk, .. }, _) => {
+                conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
                     .and_then(|mut st| st.execute([pk, sk]))
                     .map_err(sql_err)?;
             }
-            WriteOp::Check { .. } => {}
+            (WriteOp::Check { .. }, _) => {}
         }
     }
-    tx.commit().map_err(sql_err)
+    Ok(())
 }
 
 fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
@@ -381,7 +401,7 @@ impl Store for SqliteStore {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         validate_item(&item)?;
-        let ops = [WriteOp::Put { item, condition }];
+        let ops = prepare(vec![WriteOp::Put { item, condition }])?;
         self.db.write(move |conn| apply(conn, &ops)).await
     }
 
@@ -393,6 +413,7 @@ impl Store for SqliteStore {
 
     async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
+        let ops = prepare(ops)?;
         self.db.write(move |conn| apply(conn, &ops)).await
     }
 }
