@@ -383,11 +383,7 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 /// The writer thread: takes the jobs waiting, runs them in one transaction,
 /// commits, answers; until every handle is gone.
-fn run_writer(
-    conn: Connection,
-    queue: mpsc::Receiver<Box<dyn Job>>,
-    wal: Option<Arc<WalState>>,
-) {
+fn run_writer(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>, wal: Option<Arc<WalState>>) {
     let mut waiting: VecDeque<Box<dyn Job>> = VecDeque::new();
     loop {
         if waiting.is_empty() {
@@ -634,9 +630,12 @@ mod tests {
         let path = temp_path();
         let db = SqliteDb::open(&path).unwrap();
         db.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
-        db.write(|c| c.execute("INSERT INTO t VALUES (1)", []).map_err(DbError::from))
-            .await
-            .unwrap();
+        db.write(|c| {
+            c.execute("INSERT INTO t VALUES (1)", [])
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
         let n: i64 = db
             .read(|c| {
                 c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
@@ -646,7 +645,10 @@ mod tests {
             .unwrap();
         assert_eq!(n, 1);
         let err = db
-            .read(|c| c.execute("INSERT INTO t VALUES (2)", []).map_err(DbError::from))
+            .read(|c| {
+                c.execute("INSERT INTO t VALUES (2)", [])
+                    .map_err(DbError::from)
+            })
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::Sql(_)), "{err:?}");
@@ -738,9 +740,12 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::Task(_)), "{err:?}");
-        db.write(|c| c.execute("INSERT INTO t VALUES (2)", []).map_err(DbError::from))
-            .await
-            .unwrap();
+        db.write(|c| {
+            c.execute("INSERT INTO t VALUES (2)", [])
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
         let v: i64 = db
             .read(|c| {
                 c.query_row("SELECT SUM(v) FROM t", [], |r| r.get(0))

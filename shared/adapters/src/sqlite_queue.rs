@@ -237,7 +237,9 @@ impl SqliteQueue {
                      SET receive_count = ?2, visible_at_ms = ?3, receipt_handle = ?4
                      WHERE seq = ?1",
                 )
-                .and_then(|mut st| st.execute(params![seq, receive_count, visible_at, receipt_handle]))
+                .and_then(|mut st| {
+                    st.execute(params![seq, receive_count, visible_at, receipt_handle])
+                })
                 .map_err(map_sql)?;
                 out.push(ReceivedMessage {
                     message_id: id,
@@ -285,12 +287,13 @@ impl SqliteQueue {
 impl Queue for SqliteQueue {
     async fn send(&self, message: OutgoingMessage) -> Result<String, QueueError> {
         let attributes_json = encode_attributes(&message.attributes)?;
-        self.db.write(move |conn| {
-            let id = new_id();
-            insert_main(conn, &id, &message.body, &attributes_json, now_ms())?;
-            Ok(id)
-        })
-        .await
+        self.db
+            .write(move |conn| {
+                let id = new_id();
+                insert_main(conn, &id, &message.body, &attributes_json, now_ms())?;
+                Ok(id)
+            })
+            .await
     }
 
     async fn send_batch(
@@ -302,17 +305,18 @@ impl Queue for SqliteQueue {
             .into_iter()
             .map(|m| Ok((m.body, encode_attributes(&m.attributes)?)))
             .collect::<Result<Vec<_>, QueueError>>()?;
-        self.db.write(move |conn| {
-            let now = now_ms();
-            let mut result = SendBatchResult::default();
-            for (position, (body, attributes_json)) in encoded.iter().enumerate() {
-                let id = new_id();
-                insert_main(conn, &id, body, attributes_json, now)?;
-                result.sent.push((position, id));
-            }
-            Ok(result)
-        })
-        .await
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                let mut result = SendBatchResult::default();
+                for (position, (body, attributes_json)) in encoded.iter().enumerate() {
+                    let id = new_id();
+                    insert_main(conn, &id, body, attributes_json, now)?;
+                    result.sent.push((position, id));
+                }
+                Ok(result)
+            })
+            .await
     }
 
     async fn receive(
@@ -326,10 +330,20 @@ impl Queue for SqliteQueue {
         let deadline = Instant::now() + Duration::from_secs(u64::from(wait_secs));
         let max_receive_count = self.config.max_receive_count;
         loop {
-            let got = if self.db.read(move |conn| Self::any_visible(conn, from)).await? {
+            let got = if self
+                .db
+                .read(move |conn| Self::any_visible(conn, from))
+                .await?
+            {
                 self.db
                     .write(move |conn| {
-                        Self::try_receive(conn, from, max, visibility_timeout_secs, max_receive_count)
+                        Self::try_receive(
+                            conn,
+                            from,
+                            max,
+                            visibility_timeout_secs,
+                            max_receive_count,
+                        )
                     })
                     .await?
             } else {
@@ -345,19 +359,20 @@ impl Queue for SqliteQueue {
 
     async fn delete(&self, from: QueueName, receipt_handle: &str) -> Result<(), QueueError> {
         let handle = receipt_handle.to_owned();
-        self.db.write(move |conn| {
-            let n = conn
-                .prepare_cached(
-                    "DELETE FROM queue_messages WHERE queue = ?1 AND receipt_handle = ?2",
-                )
-                .and_then(|mut st| st.execute(params![queue_key(from), handle]))
-                .map_err(map_sql)?;
-            if n == 0 {
-                return Err(QueueError::InvalidReceipt);
-            }
-            Ok(())
-        })
-        .await
+        self.db
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached(
+                        "DELETE FROM queue_messages WHERE queue = ?1 AND receipt_handle = ?2",
+                    )
+                    .and_then(|mut st| st.execute(params![queue_key(from), handle]))
+                    .map_err(map_sql)?;
+                if n == 0 {
+                    return Err(QueueError::InvalidReceipt);
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn change_visibility(
@@ -368,29 +383,30 @@ impl Queue for SqliteQueue {
     ) -> Result<(), QueueError> {
         tms_ports::queue::check_visibility(visibility_timeout_secs)?;
         let handle = receipt_handle.to_owned();
-        self.db.write(move |conn| {
-            let now = now_ms();
-            // Only a message still in flight can change (SQS answers
-            // MessageNotInflight otherwise, which the SQS adapter maps to
-            // InvalidReceipt too).
-            let n = conn
-                .execute(
-                    "UPDATE queue_messages SET visible_at_ms = ?3
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                // Only a message still in flight can change (SQS answers
+                // MessageNotInflight otherwise, which the SQS adapter maps to
+                // InvalidReceipt too).
+                let n = conn
+                    .execute(
+                        "UPDATE queue_messages SET visible_at_ms = ?3
                      WHERE queue = ?1 AND receipt_handle = ?2 AND visible_at_ms > ?4",
-                    params![
-                        queue_key(from),
-                        handle,
-                        now + i64::from(visibility_timeout_secs) * 1000,
-                        now
-                    ],
-                )
-                .map_err(map_sql)?;
-            if n == 0 {
-                return Err(QueueError::InvalidReceipt);
-            }
-            Ok(())
-        })
-        .await
+                        params![
+                            queue_key(from),
+                            handle,
+                            now + i64::from(visibility_timeout_secs) * 1000,
+                            now
+                        ],
+                    )
+                    .map_err(map_sql)?;
+                if n == 0 {
+                    return Err(QueueError::InvalidReceipt);
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn redrive(&self, max: u32) -> Result<u32, QueueError> {
@@ -417,18 +433,19 @@ impl SqliteQueue {
     /// How many messages each queue holds, visible or not: `(main, dlq)`
     /// (for the local run's diagnostics and for tests).
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
-        self.db.read(|conn| {
-            let count = |queue: &str| -> Result<u64, QueueError> {
-                conn.query_row(
-                    "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
-                    params![queue],
-                    |row| row.get::<_, i64>(0),
-                )
-                .map_err(map_sql)
-                .map(|n| u64::try_from(n).unwrap_or(0))
-            };
-            Ok((count("main")?, count("dlq")?))
-        })
-        .await
+        self.db
+            .read(|conn| {
+                let count = |queue: &str| -> Result<u64, QueueError> {
+                    conn.query_row(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                        params![queue],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .map_err(map_sql)
+                    .map(|n| u64::try_from(n).unwrap_or(0))
+                };
+                Ok((count("main")?, count("dlq")?))
+            })
+            .await
     }
 }

@@ -266,23 +266,23 @@ fn write_item(conn: &Connection, item: &Item, data: &str) -> Result<(), StoreErr
     let (g1, g2, g3) = (key(&item.gsi1), key(&item.gsi2), key(&item.gsi3));
     let version = version_to_sql(item.version)?;
     conn.prepare_cached(INSERT_ITEM)
-    .and_then(|mut st| {
-        st.execute(rusqlite::params![
-            item.pk,
-            item.sk,
-            item.entity_type,
-            version,
-            g1.map(|k| k.0),
-            g1.map(|k| k.1),
-            g2.map(|k| k.0),
-            g2.map(|k| k.1),
-            g3.map(|k| k.0),
-            g3.map(|k| k.1),
-            item.expires_at,
-            data,
-        ])
-    })
-    .map_err(sql_err)?;
+        .and_then(|mut st| {
+            st.execute(rusqlite::params![
+                item.pk,
+                item.sk,
+                item.entity_type,
+                version,
+                g1.map(|k| k.0),
+                g1.map(|k| k.1),
+                g2.map(|k| k.0),
+                g2.map(|k| k.1),
+                g3.map(|k| k.0),
+                g3.map(|k| k.1),
+                item.expires_at,
+                data,
+            ])
+        })
+        .map_err(sql_err)?;
     Ok(())
 }
 
@@ -309,7 +309,9 @@ fn apply(conn: &Connection, ops: &[Prepared]) -> Result<(), StoreError> {
         match (op, data) {
             (WriteOp::Put { item, .. }, Some(data)) => write_item(conn, item, data)?,
             (WriteOp::Put { .. }, None) => {
-                return Err(StoreError::Backend("a put reached the writer unprepared".into()))
+                return Err(StoreError::Backend(
+                    "a put reached the writer unprepared".into(),
+                ))
             }
             (WriteOp::Delete { pk, sk, .. }, _) => {
                 conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
