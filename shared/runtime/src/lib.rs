@@ -24,7 +24,7 @@ use tms_app::{Actor, App, UuidV7Ids};
 use tms_http::ActorSource;
 use tms_ports::clock::SystemClock;
 
-pub use config::{Config, ConfigError, Engine};
+pub use config::{Config, ConfigError, Engine, ServerLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -76,7 +76,9 @@ pub async fn build_app(cfg: &Config) -> Result<App, RuntimeError> {
         #[cfg(feature = "embedded")]
         Engine::Embedded => embedded_app(cfg),
         #[cfg(not(feature = "embedded"))]
-        Engine::Embedded => Err(RuntimeError::NotBuilt("the embedded engine (TMS_ENGINE=embedded)")),
+        Engine::Embedded => Err(RuntimeError::NotBuilt(
+            "the embedded engine (TMS_ENGINE=embedded)",
+        )),
         Engine::Aws => aws_app(cfg).await,
     }
 }
