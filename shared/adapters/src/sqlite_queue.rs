@@ -16,8 +16,8 @@
 //!
 //! The table (`queue_messages`) can live in the same SQLite file as the
 //! store's `items` table: build both on one [`SqliteDb`] so that their writes
-//! share its one writer connection. Every call runs on tokio's blocking pool;
-//! no connection lock is held across an await.
+//! share its one writer. Writes run on the writer thread, reads on tokio's
+//! blocking pool; no connection lock is held across an await.
 //!
 //! Known difference from SQS: deleting twice with the same handle fails the
 //! second time (SQS accepts a recently used handle again), and a stale handle

@@ -19,9 +19,10 @@
 //! - expired items are returned until something deletes them, as DynamoDB's
 //!   lazy TTL deletion does.
 //!
-//! All SQLite calls run on the blocking pool through a [`SqliteDb`]: writes
-//! on its one writer connection (shared with the queue when both are built on
-//! the same handle), reads on its reader connections.
+//! All SQLite calls go through a [`SqliteDb`], off the async runtime:
+//! writes on its one writer thread (shared with the queue when both are
+//! built on the same handle), reads on its reader connections on tokio's
+//! blocking pool.
 
 use std::path::Path;
 
