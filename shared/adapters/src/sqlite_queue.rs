@@ -96,9 +96,11 @@ fn queue_key(name: QueueName) -> &'static str {
 
 impl From<DbError> for QueueError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::Sql(e) => map_sql(e),
-            e => QueueError::Backend(format!("sqlite: {e}")),
+        // Busy also covers a group commit that failed for lock contention.
+        if e.is_busy() {
+            QueueError::Unavailable(format!("sqlite: {e}"))
+        } else {
+            QueueError::Backend(format!("sqlite: {e}"))
         }
     }
 }
