@@ -59,8 +59,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// keeps every core busy without opening a connection per request.
 const MAX_READERS: usize = 4;
 
-/// How often the checkpointer looks for new commits to copy back.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// How often the checkpointer looks for new commits to copy back. Often,
+/// so that each pass is short: at 100 ms a pass under load copied for about
+/// 20 ms, taking one of two cores from the requests, and showed in their
+/// p99 (11 ms at 8 connections against 7 ms at 25 ms).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
 /// WAL frames (pages) past which the writer checkpoints the rest itself so
 /// that the WAL starts again from its beginning (64 MB of 4 KiB pages).
