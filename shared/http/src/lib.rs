@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod extract;
+pub mod limits;
 pub mod problem;
 pub mod respond;
 pub mod routes;
@@ -46,7 +47,8 @@ pub fn route_docs(resources: &[Resource]) -> Vec<routes::RouteDoc> {
 }
 
 /// A router for the given resources, with the shared middleware: body limit,
-/// correlation id, acting user, problem+json for unknown routes and methods.
+/// declared-length and URI limits, correlation id, acting user, problem+json
+/// for unknown routes and methods.
 pub fn router(app: App, actor: ActorSource, resources: &[Resource]) -> Router {
     let mut r: Router<App> = Router::new();
     for route in resources.iter().flat_map(|res| res.routes()) {
@@ -55,6 +57,7 @@ pub fn router(app: App, actor: ActorSource, resources: &[Resource]) -> Router {
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(actor, context::actor))
+        .layer(axum::middleware::from_fn(limits::limits))
         .layer(axum::middleware::from_fn(context::correlation))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(app)

@@ -123,12 +123,7 @@ impl Item {
             .filter_map(|k| k.as_ref())
             .map(|k| k.pk.len() + k.sk.len() + 12)
             .sum::<usize>();
-        self.pk.len()
-            + self.sk.len()
-            + self.entity_type.len()
-            + keys
-            + 64
-            + json_len(&self.data)
+        self.pk.len() + self.sk.len() + self.entity_type.len() + keys + 64 + json_len(&self.data)
     }
 }
 

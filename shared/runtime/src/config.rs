@@ -29,6 +29,45 @@ pub struct Config {
     pub worker_visibility_timeout: Duration,
 }
 
+/// Limits of the local HTTP server against slow or oversized clients. (A
+/// Lambda sits behind API Gateway, which enforces its own.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// The whole request head must arrive within this, or the connection
+    /// is closed.
+    pub header_timeout: Duration,
+    /// A request body that sends nothing for this long fails the request,
+    /// and the connection is closed.
+    pub body_timeout: Duration,
+    /// Largest request head (request line and headers) in bytes; hyper
+    /// answers a larger one with 431.
+    pub max_header_bytes: usize,
+}
+
+impl ServerLimits {
+    /// Reads `TMS_HEADER_TIMEOUT_SECS` (10), `TMS_BODY_TIMEOUT_SECS` (30)
+    /// and `TMS_MAX_HEADER_BYTES` (16384, at least 1024).
+    pub fn from_env() -> Result<ServerLimits, ConfigError> {
+        let max_header_bytes = match var("TMS_MAX_HEADER_BYTES") {
+            None => 16 * 1024,
+            Some(v) => {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1024)
+                    .ok_or(ConfigError::Invalid {
+                        name: "TMS_MAX_HEADER_BYTES",
+                        reason: format!("must be a number of bytes, at least 1024, got {v:?}"),
+                    })?
+            }
+        };
+        Ok(ServerLimits {
+            header_timeout: secs("TMS_HEADER_TIMEOUT_SECS", 10)?,
+            body_timeout: secs("TMS_BODY_TIMEOUT_SECS", 30)?,
+            max_header_bytes,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name}: {reason}")]

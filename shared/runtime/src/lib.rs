@@ -1,21 +1,30 @@
 //! Process wiring shared by every binary: configuration from the
 //! environment, JSON logging, building the application on the chosen
 //! engines, and the in-process worker and sweeper loops of the local run.
+//!
+//! Features (none by default, so that a Lambda links only the AWS wiring):
+//! `embedded` adds the SQLite engine and the local loops, `bootstrap` the
+//! creation of the table and queues at start (`TMS_BOOTSTRAP=true`).
 
 pub mod config;
+#[cfg(feature = "embedded")]
 pub mod loops;
 
 use std::sync::Arc;
 
 use tms_adapters::dynamodb::DynamoStore;
+#[cfg(feature = "embedded")]
+use tms_adapters::sqlite_db::{DbError, SqliteDb};
+#[cfg(feature = "embedded")]
 use tms_adapters::sqlite_queue::{SqliteQueue, SqliteQueueConfig};
+#[cfg(feature = "embedded")]
 use tms_adapters::sqlite_store::SqliteStore;
 use tms_adapters::sqs::SqsQueue;
 use tms_app::{Actor, App, UuidV7Ids};
 use tms_http::ActorSource;
 use tms_ports::clock::SystemClock;
 
-pub use config::{Config, ConfigError, Engine};
+pub use config::{Config, ConfigError, Engine, ServerLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -25,8 +34,14 @@ pub enum RuntimeError {
     Store(#[from] tms_ports::StoreError),
     #[error("queue: {0}")]
     Queue(#[from] tms_ports::QueueError),
+    #[cfg(any(feature = "embedded", feature = "bootstrap"))]
     #[error("infrastructure: {0}")]
     Infra(#[from] tms_infra::InfraError),
+    #[cfg(feature = "embedded")]
+    #[error("embedded database: {0}")]
+    Db(#[from] DbError),
+    #[error("{0} is not built into this binary")]
+    NotBuilt(&'static str),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -58,17 +73,26 @@ pub fn actor_source(cfg: &Config) -> ActorSource {
 /// The application on the engines the configuration names.
 pub async fn build_app(cfg: &Config) -> Result<App, RuntimeError> {
     match cfg.engine {
+        #[cfg(feature = "embedded")]
         Engine::Embedded => embedded_app(cfg),
+        #[cfg(not(feature = "embedded"))]
+        Engine::Embedded => Err(RuntimeError::NotBuilt(
+            "the embedded engine (TMS_ENGINE=embedded)",
+        )),
         Engine::Aws => aws_app(cfg).await,
     }
 }
 
-/// The embedded default: one SQLite file holds the table and the queues.
+/// The embedded default: one SQLite file holds the table and the queues,
+/// and one database handle serves both, so that every write of the store
+/// and the queue goes through the same writer connection.
+#[cfg(feature = "embedded")]
 pub fn embedded_app(cfg: &Config) -> Result<App, RuntimeError> {
     let res = tms_infra::resources()?;
-    let store = SqliteStore::open(&cfg.sqlite_path)?;
-    let queue = SqliteQueue::open(
-        &cfg.sqlite_path,
+    let db = SqliteDb::open(&cfg.sqlite_path)?;
+    let store = SqliteStore::on(db.clone())?;
+    let queue = SqliteQueue::on(
+        db,
         SqliteQueueConfig {
             max_receive_count: res.sync_queue.max_receive_count,
         },
@@ -89,10 +113,7 @@ pub async fn aws_app(cfg: &Config) -> Result<App, RuntimeError> {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (main_url, dlq_url) = if cfg.bootstrap {
-        let res = tms_infra::resources()?;
-        tms_infra::ensure_table(&dynamo, &cfg.table_name, &res.table).await?;
-        let urls = tms_infra::ensure_queues(&sqs, &cfg.queue_name, &cfg.dlq_name, &res).await?;
-        (urls.main_url, urls.dlq_url)
+        bootstrap(cfg, &dynamo, &sqs).await?
     } else {
         (cfg.require_queue_url()?, cfg.require_dlq_url()?)
     };
@@ -102,4 +123,27 @@ pub async fn aws_app(cfg: &Config) -> Result<App, RuntimeError> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     })
+}
+
+/// Creates the table and queues; returns the queue URLs (main, dead-letter).
+#[cfg(feature = "bootstrap")]
+async fn bootstrap(
+    cfg: &Config,
+    dynamo: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+) -> Result<(String, String), RuntimeError> {
+    let res = tms_infra::resources()?;
+    tms_infra::ensure_table(dynamo, &cfg.table_name, &res.table).await?;
+    let urls = tms_infra::ensure_queues(sqs, &cfg.queue_name, &cfg.dlq_name, &res).await?;
+    Ok((urls.main_url, urls.dlq_url))
+}
+
+/// Without the `bootstrap` feature (a Lambda), TMS_BOOTSTRAP=true is refused.
+#[cfg(not(feature = "bootstrap"))]
+async fn bootstrap(
+    _cfg: &Config,
+    _dynamo: &aws_sdk_dynamodb::Client,
+    _sqs: &aws_sdk_sqs::Client,
+) -> Result<(String, String), RuntimeError> {
+    Err(RuntimeError::NotBuilt("TMS_BOOTSTRAP=true"))
 }
