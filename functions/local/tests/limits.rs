@@ -115,7 +115,9 @@ fn declared_body_over_the_limit_is_refused_at_once() {
     let body: Value =
         serde_json::from_str(raw.split_once("\r\n\r\n").expect("a body").1).expect("JSON");
     assert_eq!(body["status"], 413);
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // A 413 rather than the body time-out's 400 already shows the body was
+    // not waited for; the bound only catches a hang (generous: CI is busy).
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 #[test]
@@ -131,7 +133,7 @@ fn a_client_that_stalls_in_its_headers_is_disconnected() {
     assert!(raw.is_empty() || raw.starts_with("HTTP/1.1 408"), "{raw}");
     assert!(
         took >= Duration::from_millis(HEADER_TIMEOUT_SECS * 1000 - 100)
-            && took < Duration::from_secs(HEADER_TIMEOUT_SECS + 4),
+            && took < Duration::from_secs(HEADER_TIMEOUT_SECS + 10),
         "took {took:?}"
     );
 }
@@ -158,7 +160,7 @@ fn a_client_that_stalls_in_its_body_is_cut_off() {
     );
     assert!(
         took >= Duration::from_millis(BODY_TIMEOUT_SECS * 1000 - 100)
-            && took < Duration::from_secs(BODY_TIMEOUT_SECS + 4),
+            && took < Duration::from_secs(BODY_TIMEOUT_SECS + 10),
         "took {took:?}"
     );
 }
