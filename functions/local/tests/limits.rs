@@ -3,61 +3,27 @@
 //! body is refused at once, a client that stalls in its headers or its body
 //! is disconnected.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-struct Server {
-    child: Child,
-    addr: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod common;
+use common::Server;
 
 /// Header and body time-outs of the server under test.
 const HEADER_TIMEOUT_SECS: u64 = 1;
 const BODY_TIMEOUT_SECS: u64 = 1;
 
 fn start(name: &str) -> Server {
-    let dir = std::env::temp_dir().join(format!("tms-limits-{name}-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tms-local"))
-        .env("TMS_BIND", "127.0.0.1:0")
-        .env("TMS_SQLITE_PATH", dir.join("tms.sqlite"))
-        .env("TMS_HEADER_TIMEOUT_SECS", HEADER_TIMEOUT_SECS.to_string())
-        .env("TMS_BODY_TIMEOUT_SECS", BODY_TIMEOUT_SECS.to_string())
-        .env("RUST_LOG", "info")
-        .env_remove("TMS_ENGINE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tms-local");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("tms-local exited before listening")
-            .expect("read log line");
-        let v: Value = serde_json::from_str(&line).expect("log lines are JSON");
-        if v["fields"]["message"] == "TMS listening" {
-            break v["fields"]["address"]
-                .as_str()
-                .expect("address")
-                .to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr, dir }
+    common::start(
+        &format!("limits-{name}"),
+        &[
+            ("TMS_HEADER_TIMEOUT_SECS", HEADER_TIMEOUT_SECS.to_string()),
+            ("TMS_BODY_TIMEOUT_SECS", BODY_TIMEOUT_SECS.to_string()),
+        ],
+    )
 }
 
 fn connect(s: &Server) -> TcpStream {

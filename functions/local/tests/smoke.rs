@@ -3,56 +3,17 @@
 //! it, update it with If-Match, 412 with a stale ETag, cancel it, read its
 //! audit trail. Plain HTTP/1.1 over std's TcpStream: no client crate.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    addr: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod common;
+use common::{start as start_server, Server};
 
 fn start() -> Server {
-    let dir = std::env::temp_dir().join(format!("tms-smoke-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tms-local"))
-        .env("TMS_BIND", "127.0.0.1:0")
-        .env("TMS_SQLITE_PATH", dir.join("tms.sqlite"))
-        .env("RUST_LOG", "info")
-        .env_remove("TMS_ENGINE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tms-local");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("tms-local exited before listening")
-            .expect("read log line");
-        let v: Value = serde_json::from_str(&line).expect("log lines are JSON");
-        if v["fields"]["message"] == "TMS listening" {
-            break v["fields"]["address"]
-                .as_str()
-                .expect("address")
-                .to_string();
-        }
-    };
-    // Keep draining the logs so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr, dir }
+    start_server("smoke", &[])
 }
 
 struct Reply {
