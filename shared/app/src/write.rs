@@ -35,9 +35,6 @@ pub(crate) enum OnConflict {
     /// The version read by this request moved on concurrently (409,
     /// retryable: read again and retry).
     Moved(&'static str),
-    /// A uniqueness guard: the reason names what is duplicated (409).
-    #[allow(dead_code)] // the guard items of the next resources use it
-    Duplicate(String),
     /// The request's own Idempotency-Key record: it exists (the commit then
     /// looks the key up) or existed and is gone (expired, or its first
     /// attempt rolled back: in flight).
@@ -62,7 +59,6 @@ impl OnConflict {
             OnConflict::Moved(what) => AppError::Contention(format!(
                 "the {what} changed concurrently; read it again and retry"
             )),
-            OnConflict::Duplicate(why) => AppError::Conflict(why),
             OnConflict::IdempotencyKey => in_flight(),
         }
     }

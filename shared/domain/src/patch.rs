@@ -48,12 +48,7 @@ pub fn apply_merge_patch<F: Serialize, I: DeserializeOwned>(
     if let Value::Object(known) = &doc {
         let mut errors = ValidationErrors::default();
         for name in patch.keys().filter(|n| !known.contains_key(n.as_str())) {
-            let field = if name.is_empty() {
-                "\"\"".to_string()
-            } else {
-                name.clone()
-            };
-            errors.push(field, "is not a field that can be changed");
+            errors.push(member_name(name), "is not a field that can be changed");
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -61,6 +56,16 @@ pub fn apply_merge_patch<F: Serialize, I: DeserializeOwned>(
     }
     merge(&mut doc, &Value::Object(patch.clone()));
     decode_value(doc)
+}
+
+/// A member name as an error names it: an empty name still has to be
+/// named somehow, as `""`.
+fn member_name(name: &str) -> String {
+    if name.is_empty() {
+        "\"\"".to_string()
+    } else {
+        name.to_string()
+    }
 }
 
 /// Decodes a JSON value as `T`, naming the field at fault.
@@ -100,9 +105,7 @@ pub fn describe_data_error(path: &str, message: &str) -> (String, String) {
     ] {
         if let Some(rest) = reason.strip_prefix(prefix) {
             if let Some(name) = rest.split('`').next() {
-                // An empty member name still has to be named somehow.
-                let name = if name.is_empty() { "\"\"" } else { name };
-                return (join(name), why.to_string());
+                return (join(&member_name(name)), why.to_string());
             }
         }
     }
