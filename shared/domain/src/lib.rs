@@ -12,6 +12,7 @@ pub mod ids;
 pub mod kinds;
 pub mod patch;
 pub mod sync;
+pub mod tpg;
 pub mod types;
 
 pub use error::{DomainError, FieldError, ValidationErrors};
