@@ -1,12 +1,19 @@
 //! Course runs on TPGateway: the publish, edit and delete bodies (API-NOTES
-//! §6.1, §6.2, §13).
+//! §6.1, §6.2, §13), and the answers read back: the publish answer, a run,
+//! the runs of a course, a run's sessions (§6.3, §6.4) and the "already
+//! published" error (§12).
 
 use std::collections::HashSet;
 
+use chrono::{NaiveDate, NaiveTime};
 use serde_json::{json, Map, Value};
 
-use super::{date_compact, date_number, time_hhmm, Provider};
+use super::{
+    at, check_status, date_at, date_compact, date_number, envelope_status, flag_at, is_run_id,
+    run_id_at, time_at, time_hhmm, ParseError, Provider,
+};
 use crate::course_run::{CourseRun, Session, MAX_SCHEDULE_INFO};
+use crate::ids::SessionId;
 use crate::types::Venue;
 
 /// `POST /courses/courseRuns/publish` body: one run (`course.runs` has
@@ -280,4 +287,254 @@ fn sessions_summary(sessions: &[&Session]) -> String {
 /// The first `max` characters of `s`.
 fn truncate_chars(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// The TPGateway run id from a publish answer (`data.runs[0].id`, a JSON
+/// number or a string of digits), as a decimal string.
+pub fn parse_publish_response(body: &Value) -> Result<String, ParseError> {
+    check_status(body)?;
+    match at(body, &["data", "runs"]) {
+        None => Err(ParseError::missing("data.runs")),
+        Some(Value::Array(runs)) => {
+            run_id_at(runs.first().and_then(|r| at(r, &["id"])), "data.runs[0].id")
+        }
+        Some(_) => Err(ParseError::malformed("data.runs", "must be a list")),
+    }
+}
+
+/// A session as TPGateway lists it (API-NOTES §6.4 `data.sessions[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TpgSession {
+    /// `{CRN}-{runId}-S{n}`, e.g. `TGS-2020000697-835457-S1`.
+    pub id: String,
+    /// The session's day (its `startDate`; a session is one day).
+    pub date: NaiveDate,
+    pub start_time: NaiveTime,
+    pub end_time: NaiveTime,
+    pub deleted: bool,
+}
+
+/// Reads a get-sessions answer (`data.sessions[]`). Dates may be
+/// `"YYYYMMDD"` or `"YYYY-MM-DD"` strings or the integer `YYYYMMDD`; times
+/// `"HH:mm"` or `"HH:mm:ss"`; a missing `deleted` is false. An answer whose
+/// envelope status is 404 has no sessions.
+pub fn parse_sessions_response(body: &Value) -> Result<Vec<TpgSession>, ParseError> {
+    // NOT FOUND (API-NOTES §4, §6.4): "no records" comes back as status 404
+    // (one source); we read it as an empty list. A 200 without
+    // `data.sessions` is an error, not an empty list: taking it for one
+    // would have us add the run's sessions a second time.
+    if envelope_status(body) == Some(404) {
+        return Ok(Vec::new());
+    }
+    check_status(body)?;
+    let list = match at(body, &["data", "sessions"]) {
+        None => return Err(ParseError::missing("data.sessions")),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(ParseError::malformed("data.sessions", "must be a list")),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| parse_session(s, &format!("data.sessions[{i}]")))
+        .collect()
+}
+
+fn parse_session(s: &Value, prefix: &str) -> Result<TpgSession, ParseError> {
+    if !s.is_object() {
+        return Err(ParseError::malformed(prefix, "must be an object"));
+    }
+    let f = |name: &str| format!("{prefix}.{name}");
+    let id = match at(s, &["id"]) {
+        None => return Err(ParseError::missing(f("id"))),
+        Some(Value::String(id))
+            if !id.trim().is_empty() && crate::types::text_problem(id).is_none() =>
+        {
+            id.clone()
+        }
+        Some(_) => {
+            return Err(ParseError::malformed(
+                f("id"),
+                "must be a session id: text without control characters",
+            ))
+        }
+    };
+    // NOT FOUND (API-NOTES §6.4): the date forms of this answer are not
+    // documented; `startDate` is the session's day (sessions are one day).
+    let date = date_at(at(s, &["startDate"]), &f("startDate"))?
+        .ok_or_else(|| ParseError::missing(f("startDate")))?;
+    Ok(TpgSession {
+        id,
+        date,
+        start_time: time_at(at(s, &["startTime"]), &f("startTime"))?,
+        end_time: time_at(at(s, &["endTime"]), &f("endTime"))?,
+        deleted: flag_at(at(s, &["deleted"]), &f("deleted"))?,
+    })
+}
+
+/// Pairs our sessions with TPGateway's (those not deleted) by date, start
+/// and end time: (our session id, TPGateway's session id). Ours never
+/// overlap, so a slot names one of ours; each of theirs is paired at most
+/// once.
+pub fn match_sessions(ours: &[Session], theirs: &[TpgSession]) -> Vec<(SessionId, String)> {
+    let mut taken = vec![false; theirs.len()];
+    let mut pairs = Vec::new();
+    for s in ours {
+        // NOT FOUND (API-NOTES §6.4): should TPGateway list two sessions in
+        // one slot, ours is paired with the first one listed.
+        let found = theirs.iter().zip(taken.iter_mut()).find(|(t, taken)| {
+            !**taken
+                && !t.deleted
+                && t.date == s.fields.session_date
+                && t.start_time == s.fields.start_time
+                && t.end_time == s.fields.end_time
+        });
+        if let Some((t, taken)) = found {
+            *taken = true;
+            pairs.push((s.id.clone(), t.id.clone()));
+        }
+    }
+    pairs
+}
+
+/// A run as TPGateway returns it from get-run-by-id (`data.course.run`) or
+/// runs-by-CRN (`data.course.runs[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TpgRun {
+    /// TPGateway's run id, as a decimal string.
+    pub id: String,
+    pub course_start: Option<NaiveDate>,
+    pub course_end: Option<NaiveDate>,
+    pub opening: Option<NaiveDate>,
+    pub closing: Option<NaiveDate>,
+    pub deleted: bool,
+}
+
+/// Reads a get-run-by-id answer (`data.course.run`).
+pub fn parse_run_response(body: &Value) -> Result<TpgRun, ParseError> {
+    check_status(body)?;
+    match at(body, &["data", "course", "run"]) {
+        None => Err(ParseError::missing("data.course.run")),
+        Some(run) => parse_run(run, "data.course.run"),
+    }
+}
+
+/// Reads a runs-by-CRN answer (`data.course.runs[]`); a missing or empty
+/// list (or an envelope status 404) is no runs.
+pub fn parse_runs_by_crn_response(body: &Value) -> Result<Vec<TpgRun>, ParseError> {
+    // NOT FOUND (API-NOTES §4, §6.3): how "no runs" looks is not known; a
+    // 404, and an answer without `data.course.runs`, are read as none.
+    if envelope_status(body) == Some(404) {
+        return Ok(Vec::new());
+    }
+    check_status(body)?;
+    if at(body, &["data"]).is_none() {
+        return Err(ParseError::missing("data"));
+    }
+    match at(body, &["data", "course", "runs"]) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(runs)) => runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| parse_run(r, &format!("data.course.runs[{i}]")))
+            .collect(),
+        Some(_) => Err(ParseError::malformed("data.course.runs", "must be a list")),
+    }
+}
+
+fn parse_run(r: &Value, prefix: &str) -> Result<TpgRun, ParseError> {
+    if !r.is_object() {
+        return Err(ParseError::malformed(prefix, "must be an object"));
+    }
+    let f = |name: &str| format!("{prefix}.{name}");
+    // NOT FOUND (API-NOTES §6.3): the run's schema is not documented; its
+    // dates are read in the publish forms (or as strings), and TS's
+    // `courseStartDate` stands in for `courseDates.start`.
+    let course_start = match at(r, &["courseDates", "start"]) {
+        Some(v) => date_at(Some(v), &f("courseDates.start"))?,
+        None => date_at(at(r, &["courseStartDate"]), &f("courseStartDate"))?,
+    };
+    Ok(TpgRun {
+        id: run_id_at(at(r, &["id"]), &f("id"))?,
+        course_start,
+        course_end: date_at(at(r, &["courseDates", "end"]), &f("courseDates.end"))?,
+        opening: date_at(
+            at(r, &["registrationDates", "opening"]),
+            &f("registrationDates.opening"),
+        )?,
+        closing: date_at(
+            at(r, &["registrationDates", "closing"]),
+            &f("registrationDates.closing"),
+        )?,
+        deleted: flag_at(at(r, &["deleted"]), &f("deleted"))?,
+    })
+}
+
+/// Which of TPGateway's runs is ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunMatch {
+    None,
+    One(String),
+    /// Several runs fit; their ids, in the order listed.
+    Many(Vec<String>),
+}
+
+/// Which of TPGateway's runs (for our CRN) is ours, after an unknown
+/// outcome: not deleted, and course start and end and registration opening
+/// and closing all equal ours. An id listed twice counts once.
+pub fn find_our_run(run: &CourseRun, candidates: &[TpgRun]) -> RunMatch {
+    let f = &run.fields;
+    let mut ids: Vec<String> = Vec::new();
+    for c in candidates {
+        let fits = !c.deleted
+            && c.course_start == Some(f.start_date)
+            && c.course_end == Some(f.end_date)
+            && c.opening == Some(f.registration_opening)
+            && c.closing == Some(f.registration_closing);
+        if fits && !ids.contains(&c.id) {
+            ids.push(c.id.clone());
+        }
+    }
+    if ids.len() > 1 {
+        return RunMatch::Many(ids);
+    }
+    match ids.pop() {
+        None => RunMatch::None,
+        Some(id) => RunMatch::One(id),
+    }
+}
+
+/// API-NOTES §12: the id of the run a re-publish collided with, from an
+/// error whose `error.details[0].message` (or else `error.message`)
+/// contains `Course Run ID is <digits>`.
+pub fn existing_run_id(error_body: &Value) -> Option<String> {
+    let first_detail = at(error_body, &["error", "details"])
+        .and_then(|d| d.get(0))
+        .and_then(|d| at(d, &["message"]))
+        .and_then(Value::as_str);
+    let message = at(error_body, &["error", "message"]).and_then(Value::as_str);
+    first_detail
+        .and_then(run_id_in)
+        .or_else(|| message.and_then(run_id_in))
+}
+
+/// The digits after "Course Run ID is" in `message`.
+fn run_id_in(message: &str) -> Option<String> {
+    // NOT FOUND (API-NOTES §12): only the phrase is known (one source); its
+    // case and the spaces before the digits are not relied on.
+    const PHRASE: &str = "course run id is";
+    // ASCII lowercasing keeps every byte offset.
+    let lower = message.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower.get(from..)?.find(PHRASE) {
+        let after = from + i + PHRASE.len();
+        let rest = message.get(after..)?.trim_start_matches(' ');
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let digits = rest.get(..end)?;
+        if is_run_id(digits) {
+            return Some(digits.to_string());
+        }
+        from = after;
+    }
+    None
 }

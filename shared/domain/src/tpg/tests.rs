@@ -348,3 +348,437 @@ fn delete_is_exactly_the_notes_body() {
                          "trainingProvider":{"uen":"199900650G"},"run":{"action":"delete"}}})
     );
 }
+
+#[test]
+fn publish_answer_gives_the_run_id() {
+    let ok = |v| parse_publish_response(&v);
+    assert_eq!(
+        ok(json!({"status":200,"data":{"runs":[{"id":835457}]},"meta":{},"error":{}})),
+        Ok("835457".into())
+    );
+    assert_eq!(
+        ok(json!({"data":{"runs":[{"id":"223389"}]}})),
+        Ok("223389".into())
+    );
+    assert_eq!(
+        ok(json!({"status":200,"data":{}})),
+        Err(ParseError::Missing("data.runs".into()))
+    );
+    assert_eq!(
+        ok(json!({"status":200,"data":{"runs":[]}})),
+        Err(ParseError::Missing("data.runs[0].id".into()))
+    );
+    assert_eq!(
+        ok(json!({"data":{"runs":[{"id":null}]}})),
+        Err(ParseError::Missing("data.runs[0].id".into()))
+    );
+    assert_eq!(
+        ok(json!("text")),
+        Err(ParseError::Missing("data.runs".into()))
+    );
+    assert_eq!(
+        ok(json!({"data":{"runs":{"id":1}}})),
+        Err(ParseError::Malformed {
+            field: "data.runs".into(),
+            expected: "must be a list"
+        })
+    );
+    for bad in [json!(-1), json!(1.5), json!("12a"), json!(""), json!(true)] {
+        let e = ok(json!({"data":{"runs":[{"id":bad}]}})).unwrap_err();
+        assert!(
+            matches!(&e, ParseError::Malformed { field, .. } if field == "data.runs[0].id"),
+            "{e:?}"
+        );
+    }
+    assert_eq!(
+        ok(json!({"status":400,"data":{},"error":{"message":"bad"}})),
+        Err(ParseError::Status(400))
+    );
+}
+
+#[test]
+fn sessions_answer_in_every_form() {
+    let body = json!({"status":200,"data":{"sessions":[
+        {"id":"TGS-2020000697-835457-S1","startDate":"20250115","endDate":"20250115",
+         "startTime":"09:00","endTime":"18:00","modeOfTraining":"1","deleted":false},
+        {"id":"TGS-2020000697-835457-S2","startDate":"2025-01-16","startTime":"09:00:00",
+         "endTime":"12:30:00"},
+        {"id":"TGS-2020000697-835457-S3","startDate":20250116,"startTime":"13:00",
+         "endTime":"18:00","deleted":true}
+    ]}});
+    assert_eq!(
+        parse_sessions_response(&body),
+        Ok(vec![
+            TpgSession {
+                id: "TGS-2020000697-835457-S1".into(),
+                date: day("2025-01-15"),
+                start_time: hm("09:00"),
+                end_time: hm("18:00"),
+                deleted: false,
+            },
+            TpgSession {
+                id: "TGS-2020000697-835457-S2".into(),
+                date: day("2025-01-16"),
+                start_time: hm("09:00"),
+                end_time: hm("12:30"),
+                deleted: false,
+            },
+            TpgSession {
+                id: "TGS-2020000697-835457-S3".into(),
+                date: day("2025-01-16"),
+                start_time: hm("13:00"),
+                end_time: hm("18:00"),
+                deleted: true,
+            },
+        ])
+    );
+}
+
+#[test]
+fn sessions_answer_problems() {
+    let p = |v| parse_sessions_response(&v);
+    assert_eq!(
+        p(json!({"status":404,"data":{},"error":{"message":"No records"}})),
+        Ok(vec![])
+    );
+    assert_eq!(p(json!({"status":200,"data":{"sessions":[]}})), Ok(vec![]));
+    assert_eq!(
+        p(json!({"status":200,"data":{}})),
+        Err(ParseError::Missing("data.sessions".into()))
+    );
+    assert_eq!(p(json!({"status":500})), Err(ParseError::Status(500)));
+    let one = |s| p(json!({"data":{"sessions":[s]}}));
+    assert_eq!(
+        one(json!({"startDate":"20250115","startTime":"09:00","endTime":"18:00"})),
+        Err(ParseError::Missing("data.sessions[0].id".into()))
+    );
+    assert_eq!(
+        one(json!({"id":"S1","startTime":"09:00","endTime":"18:00"})),
+        Err(ParseError::Missing("data.sessions[0].startDate".into()))
+    );
+    assert_eq!(
+        one(json!({"id":"S1","startDate":"20250115","endTime":"18:00"})),
+        Err(ParseError::Missing("data.sessions[0].startTime".into()))
+    );
+    for (field, s) in [
+        (
+            "startDate",
+            json!({"id":"S1","startDate":"15/01/2025","startTime":"09:00","endTime":"18:00"}),
+        ),
+        (
+            "startDate",
+            json!({"id":"S1","startDate":"20250230","startTime":"09:00","endTime":"18:00"}),
+        ),
+        (
+            "startDate",
+            json!({"id":"S1","startDate":2025115,"startTime":"09:00","endTime":"18:00"}),
+        ),
+        (
+            "startTime",
+            json!({"id":"S1","startDate":"20250115","startTime":"9:00","endTime":"18:00"}),
+        ),
+        (
+            "endTime",
+            json!({"id":"S1","startDate":"20250115","startTime":"09:00","endTime":"18:00:60"}),
+        ),
+        (
+            "endTime",
+            json!({"id":"S1","startDate":"20250115","startTime":"09:00","endTime":1800}),
+        ),
+        (
+            "deleted",
+            json!({"id":"S1","startDate":"20250115","startTime":"09:00","endTime":"18:00","deleted":"no"}),
+        ),
+        (
+            "id",
+            json!({"id":17,"startDate":"20250115","startTime":"09:00","endTime":"18:00"}),
+        ),
+    ] {
+        let e = one(s).unwrap_err();
+        let want = format!("data.sessions[0].{field}");
+        assert!(
+            matches!(&e, ParseError::Malformed { field, .. } if *field == want),
+            "{e:?}"
+        );
+    }
+    // The message names the place, never the value.
+    let e = one(json!({"id":"S1","startDate":"S7020587D","startTime":"09:00","endTime":"18:00"}))
+        .unwrap_err();
+    assert!(!e.to_string().contains("S7020587D"), "{e}");
+    assert!(e.to_string().contains("data.sessions[0].startDate"), "{e}");
+}
+
+#[test]
+fn run_answer() {
+    let body = json!({"status":200,"data":{"course":{"referenceNumber":"TGS-2020000697","run":{
+        "id":835457,"courseDates":{"start":20250115,"end":"2025-01-16"},
+        "registrationDates":{"opening":"20250101","closing":20250110},
+        "qrCodeLink":"https://example.com/qr","linkCourseRunTrainer":[]}}}});
+    assert_eq!(
+        parse_run_response(&body),
+        Ok(TpgRun {
+            id: "835457".into(),
+            course_start: Some(day("2025-01-15")),
+            course_end: Some(day("2025-01-16")),
+            opening: Some(day("2025-01-01")),
+            closing: Some(day("2025-01-10")),
+            deleted: false,
+        })
+    );
+    // TS's courseStartDate, a string id, a deleted run, absent dates.
+    let body = json!({"data":{"course":{"run":{"id":"835457","courseStartDate":"2025-01-15",
+        "deleted":true}}}});
+    assert_eq!(
+        parse_run_response(&body),
+        Ok(TpgRun {
+            id: "835457".into(),
+            course_start: Some(day("2025-01-15")),
+            course_end: None,
+            opening: None,
+            closing: None,
+            deleted: true,
+        })
+    );
+    assert_eq!(
+        parse_run_response(&json!({"status":200,"data":{}})),
+        Err(ParseError::Missing("data.course.run".into()))
+    );
+    assert_eq!(
+        parse_run_response(&json!({"status":404,"data":{},"error":{"message":"not found"}})),
+        Err(ParseError::Status(404))
+    );
+    assert_eq!(
+        parse_run_response(&json!({"data":{"course":{"run":{"courseStartDate":20250115}}}})),
+        Err(ParseError::Missing("data.course.run.id".into()))
+    );
+    assert_eq!(
+        parse_run_response(
+            &json!({"data":{"course":{"run":{"id":1,"courseDates":{"start":"2025-1-15"}}}}})
+        ),
+        Err(ParseError::Malformed {
+            field: "data.course.run.courseDates.start".into(),
+            expected: DATE_EXPECTED,
+        })
+    );
+}
+
+#[test]
+fn runs_by_crn_answer() {
+    let body = json!({"status":200,"data":{"course":{"runs":[
+        {"id":835457,"courseDates":{"start":20250115,"end":20250116},
+         "registrationDates":{"opening":20250101,"closing":20250110}},
+        {"id":"835458","courseStartDate":20250201,"deleted":true}
+    ]}}});
+    let runs = parse_runs_by_crn_response(&body).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, "835457");
+    assert_eq!(runs[0].closing, Some(day("2025-01-10")));
+    assert_eq!(runs[1].id, "835458");
+    assert_eq!(runs[1].course_start, Some(day("2025-02-01")));
+    assert!(runs[1].deleted);
+
+    let p = |v| parse_runs_by_crn_response(&v);
+    assert_eq!(
+        p(json!({"status":200,"data":{"course":{"runs":[]}}})),
+        Ok(vec![])
+    );
+    assert_eq!(p(json!({"status":200,"data":{"course":{}}})), Ok(vec![]));
+    assert_eq!(p(json!({"status":200,"data":{}})), Ok(vec![]));
+    assert_eq!(p(json!({"status":404,"data":{}})), Ok(vec![]));
+    assert_eq!(
+        p(json!({"status":200})),
+        Err(ParseError::Missing("data".into()))
+    );
+    assert_eq!(p(json!({"status":403})), Err(ParseError::Status(403)));
+    assert_eq!(
+        p(json!({"data":{"course":{"runs":[{"id":1},{"courseDates":{}}]}}})),
+        Err(ParseError::Missing("data.course.runs[1].id".into()))
+    );
+}
+
+#[test]
+fn sessions_are_matched_by_slot() {
+    let ours = [
+        session(1, "2025-01-15", "09:00", "12:00"),
+        session(2, "2025-01-15", "13:00", "18:00"),
+        session(3, "2025-01-16", "09:00", "18:00"),
+    ];
+    let tpg = |id: &str, date: &str, start: &str, end: &str, deleted: bool| TpgSession {
+        id: id.into(),
+        date: day(date),
+        start_time: hm(start),
+        end_time: hm(end),
+        deleted,
+    };
+    let theirs = [
+        // a deleted session in our second slot is not ours
+        tpg("X-S1", "2025-01-15", "13:00", "18:00", true),
+        tpg("X-S2", "2025-01-16", "09:00", "18:00", false),
+        tpg("X-S3", "2025-01-15", "09:00", "12:00", false),
+        // same slot listed twice: the first is taken
+        tpg("X-S4", "2025-01-15", "09:00", "12:00", false),
+        // a slot we do not have
+        tpg("X-S5", "2025-01-16", "09:00", "17:00", false),
+    ];
+    assert_eq!(
+        match_sessions(&ours, &theirs),
+        vec![(sid(1), "X-S3".to_string()), (sid(3), "X-S2".to_string())]
+    );
+    assert_eq!(match_sessions(&ours, &[]), vec![]);
+}
+
+#[test]
+fn our_run_among_theirs() {
+    let r = run();
+    let candidate = |id: &str, deleted: bool| TpgRun {
+        id: id.into(),
+        course_start: Some(day("2025-01-15")),
+        course_end: Some(day("2025-01-16")),
+        opening: Some(day("2025-01-01")),
+        closing: Some(day("2025-01-10")),
+        deleted,
+    };
+    assert_eq!(find_our_run(&r, &[]), RunMatch::None);
+    let other_end = TpgRun {
+        course_end: Some(day("2025-01-17")),
+        ..candidate("1", false)
+    };
+    let other_closing = TpgRun {
+        closing: Some(day("2025-01-09")),
+        ..candidate("2", false)
+    };
+    let no_dates = TpgRun {
+        opening: None,
+        ..candidate("3", false)
+    };
+    assert_eq!(
+        find_our_run(
+            &r,
+            &[other_end.clone(), other_closing.clone(), no_dates.clone()]
+        ),
+        RunMatch::None
+    );
+    assert_eq!(find_our_run(&r, &[candidate("9", true)]), RunMatch::None);
+    assert_eq!(
+        find_our_run(
+            &r,
+            &[
+                other_end,
+                candidate("9", true),
+                candidate("835457", false),
+                candidate("835457", false),
+                other_closing,
+            ]
+        ),
+        RunMatch::One("835457".into())
+    );
+    assert_eq!(
+        find_our_run(
+            &r,
+            &[
+                candidate("835457", false),
+                no_dates,
+                candidate("835460", false)
+            ]
+        ),
+        RunMatch::Many(vec!["835457".into(), "835460".into()])
+    );
+}
+
+#[test]
+fn existing_run_id_from_a_republish_error() {
+    let err = |details: serde_json::Value, message: &str| {
+        json!({"status":400,"data":{},"meta":{},
+               "error":{"code":"400","message":message,"details":details}})
+    };
+    assert_eq!(
+        existing_run_id(&err(
+            json!([{"field":"runs[0]","message":"Course run already exists. Course Run ID is 835457."}]),
+            "Bad request"
+        )),
+        Some("835457".into())
+    );
+    // only the first detail counts; then error.message
+    assert_eq!(
+        existing_run_id(&err(
+            json!([{"field":"x","message":"Invalid"},{"message":"Course Run ID is 1"}]),
+            "Duplicate: course run id is  223389"
+        )),
+        Some("223389".into())
+    );
+    assert_eq!(
+        existing_run_id(&err(json!([]), "Course Run ID is 42")),
+        Some("42".into())
+    );
+    assert_eq!(
+        existing_run_id(&json!({"error":{"message":"Course Run ID is 42"}})),
+        Some("42".into())
+    );
+    for no in [
+        err(
+            json!([{"message":"Course Run ID is unknown"}]),
+            "Bad request",
+        ),
+        err(json!([{"message":"Invalid date"}]), "Bad request"),
+        err(
+            json!([{"message":"Course Run ID is 123456789012345678901"}]),
+            "x",
+        ),
+        json!({"status":400}),
+        json!("Course Run ID is 5"),
+        json!({"error":{"details":"Course Run ID is 5"}}),
+    ] {
+        assert_eq!(existing_run_id(&no), None, "{no}");
+    }
+    // a later occurrence with digits, after one without
+    assert_eq!(
+        existing_run_id(&err(
+            json!([{"message":"Course Run ID is: n/a; Course Run ID is 77"}]),
+            ""
+        )),
+        Some("77".into())
+    );
+}
+
+#[test]
+fn dates_and_times_in_answers() {
+    let d = |v: serde_json::Value| date_at(Some(&v), "f");
+    assert_eq!(d(json!(20240229)), Ok(Some(day("2024-02-29"))));
+    assert_eq!(d(json!("20240229")), Ok(Some(day("2024-02-29"))));
+    assert_eq!(d(json!("2024-02-29")), Ok(Some(day("2024-02-29"))));
+    assert_eq!(date_at(None, "f"), Ok(None));
+    for bad in [
+        json!(20230229),
+        json!(99991232),
+        json!(1011),
+        json!(-20250115),
+        json!(20250115.0),
+        json!("2025011"),
+        json!("+2025011"),
+        json!("2025-01-15T00:00:00Z"),
+        json!(""),
+        json!({}),
+    ] {
+        assert!(d(bad.clone()).is_err(), "{bad}");
+    }
+    let t = |v: &str| time_at(Some(&json!(v)), "f");
+    assert_eq!(t("09:05"), Ok(hm("09:05")));
+    assert_eq!(
+        t("23:59:59"),
+        Ok(NaiveTime::from_hms_opt(23, 59, 59).unwrap())
+    );
+    for bad in [
+        "9:05",
+        "09:05:",
+        "09:05:0",
+        "09:05:000",
+        "24:00",
+        "09.05",
+        "é9:05",
+        "",
+    ] {
+        assert!(t(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(date_number(day("2025-01-15")), 20250115);
+    assert_eq!(date_compact(day("2025-01-05")), "20250105");
+}
