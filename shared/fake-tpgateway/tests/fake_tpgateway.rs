@@ -338,6 +338,15 @@ async fn certificate_mode_needs_the_client_certificate() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // Only the requests that got past the handshake were seen.
     assert_eq!(fake.calls(Route::GetRun), 2);
+    // A dropped answer closes the TLS connection too.
+    fake.inject(Route::Publish, Fault::AcceptThenDrop, 1);
+    let r = with_cert
+        .post(format!("{base}/courses/courseRuns/publish"))
+        .body(encrypt(&publish_doc(vec![run(20)])))
+        .send()
+        .await;
+    assert!(r.as_ref().is_err_and(|e| !e.is_timeout()), "{r:?}");
+    assert_eq!(fake.runs().len(), 2);
 }
 
 // --------------------------------------------------------------- publish
@@ -882,9 +891,13 @@ async fn a_hung_request_times_out_and_is_not_processed() {
         let url = format!("{}/courses/courseRuns/id/1", api.base);
         async move { http.get(url).send().await }
     });
-    while fake.calls(Route::GetRun) == 0 {
+    for _ in 0..300 {
+        if fake.calls(Route::GetRun) > 0 {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert_eq!(fake.calls(Route::GetRun), 1);
     fake.shutdown().await;
     let r = tokio::time::timeout(Duration::from_secs(5), hung)
         .await
