@@ -1,0 +1,206 @@
+//! What the fake remembers: its configuration, the runs it accepted, the
+//! tokens it issued, the faults it was told to produce and its counters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tms_tpgateway::EncryptionKey;
+
+use crate::{FakeAuth, FakeConfig, FakeRun, FakeSession, Fault, Route};
+
+/// The first run id the fake issues (TPGateway's are numeric, API-NOTES §5).
+pub(crate) const FIRST_RUN_ID: u64 = 100_001;
+
+pub(crate) struct App {
+    pub(crate) cfg: FakeConfig,
+    pub(crate) key: EncryptionKey,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    latency: Duration,
+    faults: Vec<(Route, Fault, u32)>,
+    calls: HashMap<Route, u32>,
+    accepted: HashMap<Route, u32>,
+    /// token -> when it expires
+    tokens: HashMap<String, Instant>,
+    tokens_issued: u32,
+    pub(crate) runs: BTreeMap<u64, StoredRun>,
+    next_run_id: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRun {
+    pub(crate) id: u64,
+    pub(crate) crn: String,
+    /// The run object without `sessions` and `action`.
+    pub(crate) body: Value,
+    pub(crate) sessions: Vec<StoredSession>,
+    pub(crate) next_session: u32,
+    pub(crate) deleted: bool,
+    pub(crate) publish_count: u32,
+    pub(crate) edit_count: u32,
+    pub(crate) created_on: String,
+    pub(crate) updated_on: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StoredSession {
+    pub(crate) id: String,
+    pub(crate) body: Value,
+    pub(crate) deleted: bool,
+}
+
+impl StoredRun {
+    pub(crate) fn session_id(&self, n: u32) -> String {
+        format!("{}-{}-S{n}", self.crn, self.id)
+    }
+}
+
+impl App {
+    pub(crate) fn new(cfg: FakeConfig, key: EncryptionKey) -> App {
+        let latency = cfg.latency;
+        App {
+            cfg,
+            key,
+            state: Mutex::new(State {
+                latency,
+                next_run_id: FIRST_RUN_ID,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// The state, even after a panic elsewhere while it was held (a test
+    /// double keeps answering rather than poisoning every later request).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn inject(&self, route: Route, fault: Fault, times: u32) {
+        if times > 0 {
+            self.lock().faults.push((route, fault, times));
+        }
+    }
+
+    pub(crate) fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Counts a request and takes the first fault queued for it, if any.
+    pub(crate) fn arrive(&self, route: Option<Route>) -> (Option<Fault>, Duration) {
+        let mut s = self.lock();
+        if let Some(route) = route {
+            *s.calls.entry(route).or_default() += 1;
+        }
+        *s.calls.entry(Route::Any).or_default() += 1;
+        let latency = s.latency;
+        let found = s
+            .faults
+            .iter()
+            .position(|(r, _, _)| *r == Route::Any || Some(*r) == route);
+        let fault = found.and_then(|i| {
+            let entry = s.faults.get_mut(i)?;
+            entry.2 -= 1;
+            let fault = entry.1.clone();
+            if entry.2 == 0 {
+                s.faults.remove(i);
+            }
+            Some(fault)
+        });
+        (fault, latency)
+    }
+
+    pub(crate) fn count_accepted(&self, route: Option<Route>) {
+        let mut s = self.lock();
+        if let Some(route) = route {
+            *s.accepted.entry(route).or_default() += 1;
+        }
+        *s.accepted.entry(Route::Any).or_default() += 1;
+    }
+
+    pub(crate) fn calls(&self, route: Route) -> u32 {
+        self.lock().calls.get(&route).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn accepted(&self, route: Route) -> u32 {
+        self.lock().accepted.get(&route).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn set_latency(&self, d: Duration) {
+        self.lock().latency = d;
+    }
+
+    pub(crate) fn token_lifetime(&self) -> Option<Duration> {
+        match &self.cfg.auth {
+            FakeAuth::OAuth { token_lifetime, .. } => Some(*token_lifetime),
+            FakeAuth::Certificate => None,
+        }
+    }
+
+    /// A new bearer token, valid for the configured lifetime.
+    pub(crate) fn issue_token(&self, lifetime: Duration) -> String {
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let now = Instant::now();
+        let expires = now.checked_add(lifetime).unwrap_or(now);
+        let mut s = self.lock();
+        s.tokens.retain(|_, until| *until > now);
+        s.tokens.insert(token.clone(), expires);
+        s.tokens_issued += 1;
+        token
+    }
+
+    pub(crate) fn token_valid(&self, token: &str) -> bool {
+        self.lock()
+            .tokens
+            .get(token)
+            .is_some_and(|until| *until > Instant::now())
+    }
+
+    pub(crate) fn expire_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    pub(crate) fn tokens_issued(&self) -> u32 {
+        self.lock().tokens_issued
+    }
+
+    pub(crate) fn runs(&self) -> Vec<FakeRun> {
+        self.lock()
+            .runs
+            .values()
+            .map(|r| FakeRun {
+                id: r.id.to_string(),
+                course_reference_number: r.crn.clone(),
+                body: r.body.clone(),
+                sessions: r
+                    .sessions
+                    .iter()
+                    .map(|s| FakeSession {
+                        id: s.id.clone(),
+                        body: s.body.clone(),
+                        deleted: s.deleted,
+                    })
+                    .collect(),
+                deleted: r.deleted,
+                publish_count: r.publish_count,
+                edit_count: r.edit_count,
+            })
+            .collect()
+    }
+}
+
+impl State {
+    pub(crate) fn take_run_id(&mut self) -> u64 {
+        let id = self.next_run_id;
+        self.next_run_id += 1;
+        id
+    }
+}
