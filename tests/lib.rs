@@ -108,6 +108,26 @@ macro_rules! on_both_engines {
             $name($crate::TestSystem::start($crate::Engine::Aws).await).await
         }
     )*};
+    (synced; $($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            $name($crate::TestSystem::with_fake($crate::Engine::Sqlite, tms_fake_tpgateway::FakeConfig::oauth()).await).await
+        }
+        #[tokio::test]
+        async fn $aws() {
+            $name($crate::TestSystem::with_fake($crate::Engine::Aws, tms_fake_tpgateway::FakeConfig::oauth()).await).await
+        }
+    )*};
+    (synced_cert; $($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            $name($crate::TestSystem::with_fake($crate::Engine::Sqlite, tms_fake_tpgateway::FakeConfig::certificate()).await).await
+        }
+        #[tokio::test]
+        async fn $aws() {
+            $name($crate::TestSystem::with_fake($crate::Engine::Aws, tms_fake_tpgateway::FakeConfig::certificate()).await).await
+        }
+    )*};
     ($($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
         #[tokio::test]
         async fn $sqlite() {
@@ -163,6 +183,8 @@ impl Drop for TempDb {
 pub struct TestSystem {
     pub engine: Engine,
     pub app: App,
+    /// The fake TPGateway the app syncs to (systems started with one).
+    pub fake: Option<tms_fake_tpgateway::FakeTpg>,
     pub router: axum::Router,
     /// AWS calls made (Aws engine only).
     pub calls: Option<Arc<CallCounter>>,
@@ -230,6 +252,9 @@ impl TestSystem {
                     )),
                     clock: Arc::new(SystemClock),
                     ids: Arc::new(UuidV7Ids),
+                    tpgateway: tms_runtime::local_tpgateway(&test_config().tpgateway)
+                        .expect("tpgateway client"),
+                    sync: test_sync_settings(),
                 };
                 counter.take();
                 let sqs = Some((sqs, urls.main_url, urls.dlq_url));
@@ -246,9 +271,90 @@ impl TestSystem {
             dynamo,
             sqs,
             sqlite,
+            fake,
             ..
         } = self;
-        TestSystem::assemble(engine, app, calls, dynamo, sqs, sqlite)
+        let mut sys = TestSystem::assemble(engine, app, calls, dynamo, sqs, sqlite);
+        sys.fake = fake;
+        sys
+    }
+
+    /// A fresh system that syncs to a new fake TPGateway over real HTTP.
+    /// On the AWS engines the connection's secret is stored in Secrets
+    /// Manager (the local server) and read from there, as in AWS.
+    pub async fn with_fake(engine: Engine, cfg: tms_fake_tpgateway::FakeConfig) -> TestSystem {
+        let sys = TestSystem::start(engine).await;
+        let fake = tms_fake_tpgateway::FakeTpg::start(cfg)
+            .await
+            .expect("start the fake TPGateway");
+        let doc = fake.secret_json().to_string();
+        let mut tpg = test_config().tpgateway;
+        tpg.ca_pem = fake.ca_pem();
+        let gateway = match engine {
+            Engine::Sqlite => {
+                tpg.inline_secret = Some(doc);
+                tms_runtime::local_tpgateway(&tpg).expect("tpgateway client")
+            }
+            Engine::Aws => {
+                let sm = aws_sdk_secretsmanager::Client::new(&aws_config().await);
+                let name = unique_name("tms-tpgateway");
+                sm.create_secret()
+                    .name(&name)
+                    .secret_string(doc)
+                    .send()
+                    .await
+                    .expect("create the TPGateway secret");
+                let secrets = tms_adapters::secretsmanager::SecretsManagerSecrets::new(sm);
+                tms_runtime::tpgateway_client(&tpg, Arc::new(secrets), &name)
+                    .expect("tpgateway client")
+            }
+        };
+        let app = App {
+            tpgateway: gateway,
+            ..sys.app.clone()
+        };
+        let mut sys = sys.with_app(app);
+        sys.fake = Some(fake);
+        sys
+    }
+
+    /// The fake TPGateway (systems started `with_fake`).
+    pub fn fake(&self) -> &tms_fake_tpgateway::FakeTpg {
+        self.fake.as_ref().expect("a system started with_fake")
+    }
+
+    /// Runs the worker until the queue has no visible message: receives,
+    /// handles and settles each batch as the local loop does. Returns how
+    /// many messages were handled.
+    pub async fn work(&self) -> usize {
+        let mut handled = 0;
+        for _ in 0..200 {
+            let batch = self
+                .app
+                .queue
+                .receive(tms_ports::QueueName::Main, 10, 30, 0)
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                return handled;
+            }
+            handled += batch.len();
+            let records = batch
+                .into_iter()
+                .map(|m| tms_runtime::worker::BatchRecord {
+                    message_id: m.message_id,
+                    receipt_handle: m.receipt_handle,
+                    body: m.body,
+                    receive_count: m.receive_count,
+                    correlation_id: m.attributes.get("correlation_id").cloned(),
+                })
+                .collect::<Vec<_>>();
+            for r in &records {
+                let outcome = self.app.handle_sync_message(&r.body, r.receive_count).await;
+                tms_runtime::loops::settle(&self.app, &r.receipt_handle, outcome).await;
+            }
+        }
+        panic!("the worker did not run dry after 200 batches");
     }
 
     fn assemble(
@@ -269,6 +375,7 @@ impl TestSystem {
         TestSystem {
             engine,
             app,
+            fake: None,
             router,
             calls,
             dynamo,
@@ -490,6 +597,28 @@ pub fn test_config() -> tms_runtime::Config {
         sweep_interval: std::time::Duration::from_secs(60),
         requeue_after: std::time::Duration::from_secs(300),
         worker_visibility_timeout: std::time::Duration::from_secs(30),
+        tpgateway: tms_runtime::TpGatewayConfig {
+            secret_file: None,
+            secret_id: "unused".into(),
+            secret_ttl: std::time::Duration::from_secs(300),
+            ca_pem: None,
+            timeouts: Vec::new(),
+            inline_secret: None,
+        },
+        sync: test_sync_settings(),
+    }
+}
+
+/// Sync pacing for tests: retries at once (the queue's visibility is set
+/// to the delay), a short lease.
+pub fn test_sync_settings() -> tms_app::SyncSettings {
+    tms_app::SyncSettings {
+        lease: std::time::Duration::from_secs(30),
+        backoff_base: std::time::Duration::ZERO,
+        backoff_max: std::time::Duration::ZERO,
+        max_receive_count: tms_infra::resources()
+            .map(|r| r.sync_queue.max_receive_count)
+            .unwrap_or(5),
     }
 }
 

@@ -658,7 +658,7 @@ impl Queue for BrokenQueue {
 }
 
 /// A clock some minutes ahead of the wall clock: "later" for the sweeper.
-struct LaterClock(chrono::Duration);
+pub struct LaterClock(pub chrono::Duration);
 
 impl tms_ports::Clock for LaterClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -731,12 +731,31 @@ async fn failed_enqueue_is_swept(sys: TestSystem) {
     // Pushed forward: a second sweep at the same time finds nothing due.
     let again = later.sweep_due_jobs(requeue, 100).await.expect("sweep");
     assert_eq!(again.found, 0);
-    // The worker handles the message and acknowledges it.
+    // The worker takes the job; with no TPGateway configured it cannot
+    // send it, and the job waits, queued, for a retry.
     let outcome = working
-        .handle_sync_message(&messages[0].body)
+        .handle_sync_message(&messages[0].body, messages[0].receive_count)
         .await
         .expect("handle");
-    assert_eq!(outcome, tms_app::sync::MessageOutcome::Ack);
+    assert!(
+        matches!(outcome, tms_app::sync::MessageOutcome::Retry { .. }),
+        "{outcome:?}"
+    );
+    let item = working
+        .store
+        .get(&pk, &pk)
+        .await
+        .expect("get")
+        .expect("job");
+    assert_eq!(item.data["status"], json!("queued"));
+    assert_eq!(item.data["attempts"], json!(1));
+    assert!(
+        item.data["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("secret")),
+        "{}",
+        item.data
+    );
 }
 
 /// Two updates from the same ETag: exactly one wins, the other gets 412.

@@ -10,3 +10,4 @@ mod infra_drift;
 mod lambda_events;
 mod queue_conformance;
 mod store_conformance;
+mod sync;

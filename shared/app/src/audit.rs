@@ -12,7 +12,7 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [EntityType; 1] = [EntityType::CourseRun];
+pub const AUDITED_ENTITY_TYPES: [EntityType; 2] = [EntityType::CourseRun, EntityType::SyncJob];
 
 /// The query string of `GET /audit-logs`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -65,10 +65,10 @@ pub struct RunListParams {
 }
 
 /// The run and its sessions as read from the run's partition.
-struct RunPartition {
-    run: CourseRun,
-    version: u64,
-    sessions: Vec<(Session, u64)>,
+pub(crate) struct RunPartition {
+    pub run: CourseRun,
+    pub version: u64,
+    pub sessions: Vec<(Session, u64)>,
 }
 
 impl RunPartition {
@@ -98,11 +98,11 @@ impl RunPartition {
         }
     }
 
-    fn session(&self, id: &SessionId) -> Option<&(Session, u64)> {
+    pub(crate) fn session(&self, id: &SessionId) -> Option<&(Session, u64)> {
         self.sessions.iter().find(|(s, _)| s.id == *id)
     }
 
-    fn sessions(&self) -> Vec<Session> {
+    pub(crate) fn sessions(&self) -> Vec<Session> {
         self.sessions.iter().map(|(s, _)| s.clone()).collect()
     }
 }
@@ -110,7 +110,7 @@ impl RunPartition {
 impl App {
     /// Reads a run with its sessions: one Query of the run's partition (more
     /// only for a run whose sessions exceed one page of 1 MB).
-    async fn read_run_partition(&self, id: &RunId) -> Result<RunPartition, AppError> {
+    pub(crate) async fn read_run_partition(&self, id: &RunId) -> Result<RunPartition, AppError> {
         let (lo, hi) = keys::run_and_sessions_range(id);
         let mut query = Query {
             index: None,

@@ -128,6 +128,11 @@ pub const SYNC_DUE: &str = "SYNC#DUE";
 pub fn sync_due_range(now: DateTime<Utc>) -> (String, String) {
     ("0".into(), format!("{}#{HIGH}", ts(now)))
 }
+/// The lock that lets one sync job at a time act for an entity (its own
+/// partition, so that no entity's reads ever see it).
+pub fn sync_lock_pk(entity_type: EntityType, entity_id: &str) -> String {
+    format!("SYNCLOCK#{entity_type}#{entity_id}")
+}
 pub fn timed_sk(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", ts(at))
 }
@@ -186,6 +191,10 @@ mod tests {
         assert_eq!(
             sync_due_range(t),
             ("0".to_string(), "2025-01-05T02:03:04.000Z#~".to_string())
+        );
+        assert_eq!(
+            sync_lock_pk(EntityType::CourseRun, "r1"),
+            "SYNCLOCK#course_run#r1"
         );
         assert_eq!(timed_sk(t, "j1"), "2025-01-05T02:03:04.000Z#j1");
         assert_eq!(idempotency_pk("u1", "k"), "IDEMPOTENCY#u1#k");

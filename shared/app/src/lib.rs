@@ -10,11 +10,13 @@ pub mod error;
 pub mod keys;
 pub mod records;
 pub mod sync;
+mod sync_course_run;
+pub mod sync_jobs;
 mod write;
 
 use std::sync::Arc;
 
-use tms_ports::{Clock, IdGen, Queue, Store};
+use tms_ports::{Clock, IdGen, Queue, Store, TpGateway};
 
 pub use context::{Actor, IdempotencyRequest, Idempotent, Precondition, RequestContext, Written};
 pub use error::AppError;
@@ -26,6 +28,34 @@ pub struct App {
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
+    pub tpgateway: Arc<dyn TpGateway>,
+    pub sync: SyncSettings,
+}
+
+/// How the sync worker paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// How long a claimed job (and its entity's lock) is held; a worker
+    /// that dies leaves it for the sweeper after this.
+    pub lease: std::time::Duration,
+    /// First retry delay after a transient failure; doubles per attempt.
+    pub backoff_base: std::time::Duration,
+    /// Longest retry delay.
+    pub backoff_max: std::time::Duration,
+    /// The queue's maxReceiveCount: the receive that reaches it is the
+    /// last before the dead-letter queue.
+    pub max_receive_count: u32,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            lease: std::time::Duration::from_secs(120),
+            backoff_base: std::time::Duration::from_secs(5),
+            backoff_max: std::time::Duration::from_secs(15 * 60),
+            max_receive_count: 5,
+        }
+    }
 }
 
 /// Identifiers as UUIDv7: time-ordered, so new items sort after old ones.

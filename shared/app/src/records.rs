@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tms_domain::audit::AuditRecord;
 use tms_domain::course_run::{CourseRun, Session};
-use tms_domain::sync::SyncJob;
+use tms_domain::sync::{SyncJob, SyncLock};
 use tms_domain::EntityType;
 use tms_ports::{IndexKey, Item};
 
@@ -29,6 +29,9 @@ impl Record for AuditRecord {
 }
 impl Record for SyncJob {
     const ENTITY: EntityType = EntityType::SyncJob;
+}
+impl Record for SyncLock {
+    const ENTITY: EntityType = EntityType::SyncLock;
 }
 
 fn data<T: Serialize>(v: &T) -> Result<serde_json::Value, AppError> {
@@ -127,6 +130,11 @@ pub fn sync_job_item(j: &SyncJob, version: u64) -> Result<Item, AppError> {
         .is_due_candidate()
         .then(|| IndexKey::new(keys::SYNC_DUE, keys::timed_sk(j.next_retry_at, &j.id)));
     Ok(item)
+}
+
+pub fn sync_lock_item(l: &SyncLock, version: u64) -> Result<Item, AppError> {
+    let pk = keys::sync_lock_pk(l.entity_type, &l.entity_id);
+    item_of(pk.clone(), pk, l, version)
 }
 
 #[cfg(test)]

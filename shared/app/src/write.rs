@@ -79,7 +79,22 @@ pub(crate) enum Committed {
     Replayed(Written),
 }
 
+/// Why a change made by the system (not a request) did not commit.
+#[derive(Debug)]
+pub(crate) enum SystemCommitFailure {
+    /// The condition of the operation at this position failed.
+    Conflict(usize),
+    /// A concurrent transaction got in the way.
+    Contention,
+    Other(AppError),
+}
+
 impl ChangeSet {
+    /// How many operations the set holds (the position of the next one).
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
     fn push(&mut self, op: WriteOp, on_conflict: OnConflict) {
         self.ops.push(op);
         self.on_conflict.push(on_conflict);
@@ -222,6 +237,24 @@ impl App {
             _ if idem.is_some() => in_flight(),
             other => other.into(),
         })
+    }
+
+    /// Commits a change the system makes on its own (the sync worker, an
+    /// ops action): no Idempotency-Key; a failed condition is reported by
+    /// its position so the caller can tell whose item moved. Then enqueues
+    /// the set's job.
+    pub(crate) async fn commit_system(&self, change: ChangeSet) -> Result<(), SystemCommitFailure> {
+        match self.store.transact_write(change.ops).await {
+            Ok(()) => {
+                if let Some(job) = &change.job {
+                    self.enqueue(job).await;
+                }
+                Ok(())
+            }
+            Err(StoreError::ConditionFailed { index }) => Err(SystemCommitFailure::Conflict(index)),
+            Err(StoreError::TransactionConflict) => Err(SystemCommitFailure::Contention),
+            Err(e) => Err(SystemCommitFailure::Other(e.into())),
+        }
     }
 
     /// For a POST that failed before its commit (a precondition, the

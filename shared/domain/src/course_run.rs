@@ -7,6 +7,7 @@ use crate::error::{DomainError, ValidationErrors};
 use crate::ids::{RunId, SessionId, TrainerId, TypedId};
 
 use crate::patch::{apply_merge_patch, MergePatch};
+use crate::sync::{Receipt, SyncFailure};
 use crate::types::{
     optional_text, parse_date, parse_time, required_text, CourseRef, Email, ModeOfTraining, Venue,
     VenueInput,
@@ -80,8 +81,24 @@ pub struct CourseRun {
     pub fields: CourseRunFields,
     pub status: RunStatus,
     pub cancel_reason: Option<String>,
+    /// What the sync worker recorded (written by the worker only).
+    #[serde(default)]
+    pub sync: RunSync,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A run's standing with TPGateway, as the sync worker last recorded it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSync {
+    /// The session ids TPGateway listed at the last fetch (not deleted).
+    #[serde(default)]
+    pub tpg_session_ids: Vec<String>,
+    /// TPGateway's answer to the last accepted submission.
+    pub receipt: Option<Receipt>,
+    /// TPGateway's refusal of the run's data, for a person to fix; cleared
+    /// when a later version is accepted.
+    pub error: Option<SyncFailure>,
 }
 
 /// The fields of a run a person sets, validated. Serialized, they are the
@@ -279,6 +296,7 @@ impl CourseRun {
             fields,
             status: RunStatus::Pending,
             cancel_reason: None,
+            sync: RunSync::default(),
             created_at: now,
             updated_at: now,
         }

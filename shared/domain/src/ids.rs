@@ -88,6 +88,11 @@ typed_id!(
     TrainerId,
     "trainer"
 );
+typed_id!(
+    /// A sync job.
+    JobId,
+    "sync job"
+);
 
 #[cfg(test)]
 mod tests {

@@ -54,6 +54,8 @@ named_enum! {
         AuditRecord,
         SyncJob,
         IdempotencyRecord,
+        /// The lock that lets one sync job at a time act for an entity.
+        SyncLock,
     }
 }
 
@@ -78,6 +80,18 @@ named_enum! {
         #[serde(rename = "session.removed")]
         #[strum(serialize = "session.removed")]
         SessionRemoved,
+        /// TPGateway has the run's current version (the worker's record).
+        #[serde(rename = "course_run.synced")]
+        #[strum(serialize = "course_run.synced")]
+        CourseRunSynced,
+        /// TPGateway refused the run's current version.
+        #[serde(rename = "course_run.sync_failed")]
+        #[strum(serialize = "course_run.sync_failed")]
+        CourseRunSyncFailed,
+        /// A person asked for a failed or dead-lettered job to run again.
+        #[serde(rename = "sync_job.retried")]
+        #[strum(serialize = "sync_job.retried")]
+        SyncJobRetried,
     }
 }
 

@@ -22,16 +22,22 @@ use problem::Problem;
 pub enum Resource {
     CourseRuns,
     AuditLogs,
+    SyncJobs,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 2] = [Resource::CourseRuns, Resource::AuditLogs];
+    pub const ALL: [Resource; 3] = [
+        Resource::CourseRuns,
+        Resource::AuditLogs,
+        Resource::SyncJobs,
+    ];
 
     /// The resource's routes, each with its declaration.
     pub fn routes(self) -> Vec<routes::Route> {
         match self {
             Resource::CourseRuns => routes::course_runs::routes(),
             Resource::AuditLogs => routes::audit::routes(),
+            Resource::SyncJobs => routes::sync_jobs::routes(),
         }
     }
 }

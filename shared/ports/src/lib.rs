@@ -9,7 +9,9 @@
 pub mod clock;
 pub mod cursor;
 pub mod queue;
+pub mod secrets;
 pub mod store;
+pub mod tpgateway;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -17,6 +19,10 @@ pub mod conformance;
 pub use clock::{Clock, IdGen};
 pub use cursor::{Cursor, CursorError};
 pub use queue::{OutgoingMessage, Queue, QueueError, QueueName, ReceivedMessage, SendBatchResult};
+pub use secrets::{SecretValue, Secrets, SecretsError};
 pub use store::{
     Condition, Index, IndexKey, Item, Page, Query, SkCondition, Store, StoreError, WriteOp,
+};
+pub use tpgateway::{
+    Api, ErrorKind, FieldDetail, ProviderIdentity, TpGateway, TpgError, TpgRequest, TpgResponse,
 };

@@ -27,6 +27,28 @@ pub struct Config {
     pub sweep_interval: Duration,
     pub requeue_after: Duration,
     pub worker_visibility_timeout: Duration,
+    pub tpgateway: TpGatewayConfig,
+    pub sync: tms_app::SyncSettings,
+}
+
+/// Where the TPGateway connection's secret comes from, and the client's
+/// settings that are not in it.
+#[derive(Debug, Clone)]
+pub struct TpGatewayConfig {
+    /// `TMS_TPGATEWAY_SECRET_FILE`: the secret document in a file (local).
+    pub secret_file: Option<PathBuf>,
+    /// `TMS_TPGATEWAY_SECRET_ID`: the Secrets Manager secret (AWS).
+    pub secret_id: String,
+    /// `TMS_TPGATEWAY_SECRET_TTL_SECS`: how long a read secret is used.
+    pub secret_ttl: Duration,
+    /// The PEM of `TMS_TPGATEWAY_CA_FILE`: trust only this CA (a fake or
+    /// test gateway) instead of the platform's roots.
+    pub ca_pem: Option<String>,
+    /// `TMS_TPGATEWAY_TIMEOUT_<API>_SECS`: per-API time-outs.
+    pub timeouts: Vec<(tms_ports::Api, Duration)>,
+    /// Not from the environment: a secret document held in memory (the
+    /// local run's in-process fake TPGateway), used when no file is named.
+    pub inline_secret: Option<String>,
 }
 
 /// Limits of the local HTTP server against slow or oversized clients. (A
@@ -106,6 +128,68 @@ fn flag(name: &'static str) -> Result<bool, ConfigError> {
     }
 }
 
+impl TpGatewayConfig {
+    fn from_env() -> Result<TpGatewayConfig, ConfigError> {
+        let mut timeouts = Vec::new();
+        for api in tms_ports::Api::ALL {
+            let name = format!("TMS_TPGATEWAY_TIMEOUT_{}_SECS", api.as_str().to_uppercase());
+            if let Some(v) = var(&name) {
+                let d = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        name: "TMS_TPGATEWAY_TIMEOUT_<API>_SECS",
+                        reason: format!("{name} must be a positive number of seconds, got {v:?}"),
+                    })?;
+                timeouts.push((api, Duration::from_secs(d)));
+            }
+        }
+        Ok(TpGatewayConfig {
+            secret_file: var("TMS_TPGATEWAY_SECRET_FILE").map(PathBuf::from),
+            secret_id: var("TMS_TPGATEWAY_SECRET_ID").unwrap_or_else(|| "tms/tpgateway".into()),
+            secret_ttl: secs("TMS_TPGATEWAY_SECRET_TTL_SECS", 300)?,
+            ca_pem: match var("TMS_TPGATEWAY_CA_FILE") {
+                None => None,
+                Some(path) => {
+                    Some(
+                        std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                            name: "TMS_TPGATEWAY_CA_FILE",
+                            reason: format!("{path} cannot be read: {}", e.kind()),
+                        })?,
+                    )
+                }
+            },
+            timeouts,
+            inline_secret: None,
+        })
+    }
+}
+
+/// `TMS_SYNC_LEASE_SECS` (120), `TMS_SYNC_BACKOFF_BASE_SECS` (5),
+/// `TMS_SYNC_BACKOFF_MAX_SECS` (900), `TMS_SYNC_MAX_RECEIVE_COUNT` (the
+/// queue's maxReceiveCount, 5 as infra/resources.json has it).
+fn sync_settings() -> Result<tms_app::SyncSettings, ConfigError> {
+    let d = tms_app::SyncSettings::default();
+    let max_receive_count = match var("TMS_SYNC_MAX_RECEIVE_COUNT") {
+        None => d.max_receive_count,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::Invalid {
+                name: "TMS_SYNC_MAX_RECEIVE_COUNT",
+                reason: format!("must be a positive whole number, got {v:?}"),
+            })?,
+    };
+    Ok(tms_app::SyncSettings {
+        lease: secs("TMS_SYNC_LEASE_SECS", d.lease.as_secs())?,
+        backoff_base: secs("TMS_SYNC_BACKOFF_BASE_SECS", d.backoff_base.as_secs())?,
+        backoff_max: secs("TMS_SYNC_BACKOFF_MAX_SECS", d.backoff_max.as_secs())?,
+        max_receive_count,
+    })
+}
+
 impl Config {
     /// Reads the environment. `default_engine` is `Embedded` for the local
     /// binary and `Aws` for the Lambda functions.
@@ -137,6 +221,8 @@ impl Config {
             sweep_interval: secs("TMS_SWEEP_INTERVAL_SECS", 60)?,
             requeue_after: secs("TMS_REQUEUE_AFTER_SECS", 300)?,
             worker_visibility_timeout: secs("TMS_WORKER_VISIBILITY_SECS", 120)?,
+            tpgateway: TpGatewayConfig::from_env()?,
+            sync: sync_settings()?,
         })
     }
 

@@ -9,10 +9,13 @@
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod loops;
+pub mod worker;
 
 use std::sync::Arc;
 
 use tms_adapters::dynamodb::DynamoStore;
+use tms_adapters::local_secrets::LocalSecrets;
+use tms_adapters::secretsmanager::SecretsManagerSecrets;
 #[cfg(feature = "embedded")]
 use tms_adapters::sqlite_db::{DbError, SqliteDb};
 #[cfg(feature = "embedded")]
@@ -20,11 +23,13 @@ use tms_adapters::sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 #[cfg(feature = "embedded")]
 use tms_adapters::sqlite_store::SqliteStore;
 use tms_adapters::sqs::SqsQueue;
+use tms_adapters::tpgateway_http::{HttpTpGateway, HttpTpGatewayConfig};
 use tms_app::{Actor, App, UuidV7Ids};
 use tms_http::ActorSource;
 use tms_ports::clock::SystemClock;
+use tms_ports::{Secrets, TpGateway};
 
-pub use config::{Config, ConfigError, Engine, ServerLimits};
+pub use config::{Config, ConfigError, Engine, ServerLimits, TpGatewayConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -44,6 +49,38 @@ pub enum RuntimeError {
     NotBuilt(&'static str),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The secret's name in the local secrets adapter.
+const LOCAL_SECRET_ID: &str = "tpgateway";
+
+/// The secrets the local run reads: the file named by
+/// TMS_TPGATEWAY_SECRET_FILE, else the in-memory document (the in-process
+/// fake's), else none (jobs then wait, retrying, until one is configured).
+fn local_secrets(cfg: &TpGatewayConfig) -> LocalSecrets {
+    match (&cfg.secret_file, &cfg.inline_secret) {
+        (Some(path), _) => LocalSecrets::new().with_file(LOCAL_SECRET_ID, path.clone()),
+        (None, Some(doc)) => LocalSecrets::new().with_value(LOCAL_SECRET_ID, doc.clone()),
+        (None, None) => LocalSecrets::new(),
+    }
+}
+
+/// The TPGateway client over the given secrets source.
+pub fn tpgateway_client(
+    cfg: &TpGatewayConfig,
+    secrets: Arc<dyn Secrets>,
+    secret_id: &str,
+) -> Result<Arc<dyn TpGateway>, RuntimeError> {
+    let mut client = HttpTpGatewayConfig::new(secret_id);
+    client.secret_ttl = cfg.secret_ttl;
+    client.timeouts = cfg.timeouts.clone();
+    client.trusted_ca_pem = cfg.ca_pem.clone();
+    Ok(Arc::new(HttpTpGateway::new(secrets, client)))
+}
+
+/// The TPGateway client of a local run (secret from a file or memory).
+pub fn local_tpgateway(cfg: &TpGatewayConfig) -> Result<Arc<dyn TpGateway>, RuntimeError> {
+    tpgateway_client(cfg, Arc::new(local_secrets(cfg)), LOCAL_SECRET_ID)
 }
 
 /// JSON logs, one line per event, level from RUST_LOG (default info). Each
@@ -102,6 +139,11 @@ pub fn embedded_app(cfg: &Config) -> Result<App, RuntimeError> {
         queue: Arc::new(queue),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
+        tpgateway: local_tpgateway(&cfg.tpgateway)?,
+        sync: tms_app::SyncSettings {
+            max_receive_count: res.sync_queue.max_receive_count,
+            ..cfg.sync
+        },
     })
 }
 
@@ -112,6 +154,15 @@ pub async fn aws_app(cfg: &Config) -> Result<App, RuntimeError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    // A secret file (or the local run's in-memory document) wins; else
+    // Secrets Manager. The secret is read on the first TPGateway call only.
+    let tpgateway = if cfg.tpgateway.secret_file.is_some() || cfg.tpgateway.inline_secret.is_some()
+    {
+        local_tpgateway(&cfg.tpgateway)?
+    } else {
+        let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&sdk));
+        tpgateway_client(&cfg.tpgateway, Arc::new(secrets), &cfg.tpgateway.secret_id)?
+    };
     let (main_url, dlq_url) = if cfg.bootstrap {
         bootstrap(cfg, &dynamo, &sqs).await?
     } else {
@@ -122,6 +173,8 @@ pub async fn aws_app(cfg: &Config) -> Result<App, RuntimeError> {
         queue: Arc::new(SqsQueue::new(sqs, main_url, dlq_url)),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
+        tpgateway,
+        sync: cfg.sync,
     })
 }
 

@@ -1,10 +1,11 @@
 //! The worker and sweeper loops of the local run (in AWS the worker is an
-//! SQS-triggered Lambda and the sweeper a scheduled one, later issues).
+//! SQS-triggered Lambda, functions/sync-worker, and the sweeper a scheduled
+//! one, functions/sync-sweeper; both call the same application code).
 
 use std::time::Duration;
 
 use tms_app::sync::MessageOutcome;
-use tms_app::App;
+use tms_app::{App, AppError};
 use tms_ports::QueueName;
 use tracing::Instrument;
 
@@ -42,21 +43,22 @@ pub async fn worker(
             let span = tracing::info_span!("sync_message", message_id = %m.message_id, correlation_id = %correlation_id, receive_count = m.receive_count);
             tasks.spawn(
                 async move {
-                    match app.handle_sync_message(&m.body).await {
-                        Ok(MessageOutcome::Ack) => delete(&app, &m.receipt_handle).await,
-                        Ok(MessageOutcome::Discard(why)) => {
-                            tracing::error!(reason = %why, "discarding sync message");
-                            delete(&app, &m.receipt_handle).await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "sync message failed; it will be retried after its visibility timeout")
-                        }
-                    }
+                    let outcome = app.handle_sync_message(&m.body, m.receive_count).await;
+                    settle(&app, &m.receipt_handle, outcome).await;
                 }
                 .instrument(span),
             );
         }
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Does with a received message what the worker decided: delete it, or
+/// leave it to come back after the retry delay (or, when our own side
+/// failed, after its visibility timeout).
+pub async fn settle(app: &App, receipt: &str, outcome: Result<MessageOutcome, AppError>) {
+    if !crate::worker::retry_needed(app, receipt, outcome).await {
+        delete(app, receipt).await;
     }
 }
 

@@ -83,7 +83,8 @@ pub fn edit_run(
     r.insert("action".into(), json!("update"));
     r.extend(run_fields(run, &ordered));
     r.insert("sessions".into(), Value::Array(list));
-    r.insert("linkCourseRunTrainer".into(), no_trainers());
+    // No `linkCourseRunTrainer` on edit: an empty list might unlink trainers
+    // a person linked on TPGateway's portal; the field is optional on edit.
     let mut course = course_head(p, run);
     course.insert("run".into(), Value::Object(r));
     json!({ "course": course })
@@ -174,9 +175,8 @@ fn run_fields(run: &CourseRun, sessions: &[&Session]) -> Map<String, Value> {
 
 /// The trainers of a run: none yet.
 fn no_trainers() -> Value {
-    // NOT FOUND (API-NOTES §6.1, §6.2): trainers are a later issue, so no
-    // run links any; what an empty list does on edit to trainers linked on
-    // TPGateway's side is not known.
+    // NOT FOUND (API-NOTES §6.1): trainers are a later issue, so no run
+    // links any on publish.
     json!([])
 }
 
@@ -393,6 +393,71 @@ pub fn match_sessions(ours: &[Session], theirs: &[TpgSession]) -> Vec<(SessionId
         }
     }
     pairs
+}
+
+/// Our sessions set against what TPGateway lists, before an edit whose
+/// previous attempt may have reached it, or to learn the ids of sessions
+/// it created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPlan {
+    /// Our sessions, each with the TPGateway id it has there (kept when
+    /// TPGateway still lists it, else matched by slot, else none).
+    pub sessions: Vec<Session>,
+    /// The ids TPGateway lists, deleted ones left out.
+    pub live_ids: Vec<String>,
+    /// The sessions whose TPGateway id differs from the stored one.
+    pub changed: Vec<(SessionId, Option<String>)>,
+}
+
+/// Sets our sessions against TPGateway's: a stored id TPGateway still
+/// lists is kept; a stored id it no longer lists is dropped; sessions left
+/// without one are paired by slot ([`match_sessions`]) with TPGateway's
+/// sessions that no session of ours holds.
+pub fn reconcile_sessions(ours: &[Session], theirs: &[TpgSession]) -> SessionPlan {
+    let live_ids: Vec<String> = theirs
+        .iter()
+        .filter(|t| !t.deleted)
+        .map(|t| t.id.clone())
+        .collect();
+    let mut sessions: Vec<Session> = ours.to_vec();
+    for s in &mut sessions {
+        if s.external_id
+            .as_ref()
+            .is_some_and(|e| !live_ids.contains(e))
+        {
+            s.external_id = None;
+        }
+    }
+    let held: Vec<&String> = sessions
+        .iter()
+        .filter_map(|s| s.external_id.as_ref())
+        .collect();
+    let free: Vec<TpgSession> = theirs
+        .iter()
+        .filter(|t| !t.deleted && !held.contains(&&t.id))
+        .cloned()
+        .collect();
+    let without: Vec<Session> = sessions
+        .iter()
+        .filter(|s| s.external_id.is_none())
+        .cloned()
+        .collect();
+    for (sid, ext) in match_sessions(&without, &free) {
+        if let Some(s) = sessions.iter_mut().find(|s| s.id == sid) {
+            s.external_id = Some(ext);
+        }
+    }
+    let changed = sessions
+        .iter()
+        .zip(ours)
+        .filter(|(new, old)| new.external_id != old.external_id)
+        .map(|(new, _)| (new.id.clone(), new.external_id.clone()))
+        .collect();
+    SessionPlan {
+        sessions,
+        live_ids,
+        changed,
+    }
 }
 
 /// A run as TPGateway returns it from get-run-by-id (`data.course.run`) or

@@ -15,9 +15,9 @@
 //!   required-looking text of at most 300).
 //! - `courseVacancy` is always `{"code":"A","description":"Available"}`: we do
 //!   not track vacancy yet (§10).
-//! - `linkCourseRunTrainer` is always `[]`, on publish and on edit: trainers
-//!   are a later issue. What an empty list does to trainers already linked
-//!   on TPGateway's side (on edit) is not known (§6.1, §6.2).
+//! - `linkCourseRunTrainer` is `[]` on publish (trainers are a later issue)
+//!   and left out of edits, where it is optional: an empty list might unlink
+//!   trainers linked on TPGateway's portal (§6.1, §6.2).
 //! - A session of ours with its own venue carries `"primaryVenue": false`;
 //!   §11 only documents `true` (copy the run's venue).
 //! - Edit sends every current session, not only the changed ones (we do
@@ -54,8 +54,8 @@ pub mod course_run;
 
 pub use course_run::{
     delete_run, edit_run, existing_run_id, find_our_run, match_sessions, parse_publish_response,
-    parse_run_response, parse_runs_by_crn_response, parse_sessions_response, publish_run, RunMatch,
-    TpgRun, TpgSession,
+    parse_run_response, parse_runs_by_crn_response, parse_sessions_response, publish_run,
+    reconcile_sessions, RunMatch, SessionPlan, TpgRun, TpgSession,
 };
 
 /// The provider's identity, from the TPGateway secret.

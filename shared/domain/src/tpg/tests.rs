@@ -311,8 +311,7 @@ fn edit_updates_adds_and_deletes_sessions() {
                "modeOfTraining":"1","venue":run_venue_primary()},
               {"action":"add",
                "startDate":"20250116","endDate":"20250116","startTime":"09:00","endTime":"18:00",
-               "modeOfTraining":"1","venue":run_venue_primary()}],
-            "linkCourseRunTrainer":[]}}})
+               "modeOfTraining":"1","venue":run_venue_primary()}]}}})
     );
     let run_obj = &body["course"]["run"];
     assert!(run_obj.get("sequenceNumber").is_none());
@@ -781,4 +780,85 @@ fn dates_and_times_in_answers() {
     }
     assert_eq!(date_number(day("2025-01-15")), 20250115);
     assert_eq!(date_compact(day("2025-01-05")), "20250105");
+}
+
+#[test]
+fn reconcile_keeps_listed_ids_drops_gone_ones_and_pairs_the_rest() {
+    let theirs = |id: &str, date: &str, start: &str, end: &str, deleted: bool| TpgSession {
+        id: id.into(),
+        date: day(date),
+        start_time: hm(start),
+        end_time: hm(end),
+        deleted,
+    };
+    let mut kept = session(1, "2025-01-15", "10:00", "18:00");
+    kept.external_id = Some("TGS-2020000697-835457-S1".into());
+    let mut gone = session(2, "2025-01-16", "09:00", "12:00");
+    gone.external_id = Some("TGS-2020000697-835457-S9".into());
+    let new = session(3, "2025-01-16", "13:00", "18:00");
+    let listed = vec![
+        theirs(
+            "TGS-2020000697-835457-S1",
+            "2025-01-15",
+            "09:00",
+            "18:00",
+            false,
+        ),
+        theirs(
+            "TGS-2020000697-835457-S2",
+            "2025-01-16",
+            "13:00",
+            "18:00",
+            false,
+        ),
+        theirs(
+            "TGS-2020000697-835457-S3",
+            "2025-01-16",
+            "09:00",
+            "12:00",
+            true,
+        ),
+        theirs(
+            "TGS-2020000697-835457-S4",
+            "2025-01-16",
+            "09:00",
+            "12:00",
+            false,
+        ),
+    ];
+    let plan = reconcile_sessions(&[kept.clone(), gone.clone(), new.clone()], &listed);
+    let ids: Vec<Option<&str>> = plan
+        .sessions
+        .iter()
+        .map(|s| s.external_id.as_deref())
+        .collect();
+    // S1 is kept although its slot changed (it is ours by id); S9 is gone
+    // and the session takes the live S4 in its slot; the new one takes S2.
+    assert_eq!(
+        ids,
+        vec![
+            Some("TGS-2020000697-835457-S1"),
+            Some("TGS-2020000697-835457-S4"),
+            Some("TGS-2020000697-835457-S2")
+        ]
+    );
+    assert_eq!(
+        plan.live_ids,
+        vec![
+            "TGS-2020000697-835457-S1",
+            "TGS-2020000697-835457-S2",
+            "TGS-2020000697-835457-S4"
+        ]
+    );
+    assert_eq!(
+        plan.changed,
+        vec![
+            (gone.id.clone(), Some("TGS-2020000697-835457-S4".into())),
+            (new.id.clone(), Some("TGS-2020000697-835457-S2".into()))
+        ]
+    );
+    // Nothing listed: every stored id is dropped.
+    let empty = reconcile_sessions(&[kept.clone()], &[]);
+    assert_eq!(empty.sessions[0].external_id, None);
+    assert_eq!(empty.changed, vec![(kept.id, None)]);
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod course_runs;
+pub mod sync_jobs;
 
 use axum::http::Method;
 use axum::routing::MethodRouter;
