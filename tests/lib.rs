@@ -597,6 +597,7 @@ pub fn test_config() -> tms_runtime::Config {
         sweep_interval: std::time::Duration::from_secs(60),
         requeue_after: std::time::Duration::from_secs(300),
         worker_visibility_timeout: std::time::Duration::from_secs(30),
+        worker_loops: 1,
         tpgateway: tms_runtime::TpGatewayConfig {
             secret_file: None,
             secret_id: "unused".into(),

@@ -627,7 +627,7 @@ async fn list_filters_and_pages(sys: TestSystem) {
 }
 
 /// A queue that refuses every send.
-struct BrokenQueue;
+pub struct BrokenQueue;
 
 #[async_trait::async_trait]
 impl Queue for BrokenQueue {

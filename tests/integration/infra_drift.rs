@@ -1,8 +1,12 @@
 //! template.yaml against infra/resources.json: the table and the queues that
 //! SAM deploys must be exactly the ones that `tms-infra` creates for the
 //! tests and for LocalStack, so the two definitions cannot drift. Also pins
-//! the routes of each function, the Rust/arm64 build of every function, and
-//! the append-only IAM guard on audit records. No network.
+//! one function per Lambda crate (and back), the routes of each HTTP
+//! function, the Rust/arm64 build of every function, the sync worker's event
+//! source and its timings against the queue's, the sweeper's schedule, the
+//! TPGateway secret (declared without a value), the alarms, every
+//! function's IAM grants (least privilege) and the append-only IAM guard on
+//! audit records. No network.
 //!
 //! The template is parsed with serde_yaml; CloudFormation short tags (`!Ref`,
 //! `!GetAtt`, `!Sub`, `!If`, ...) arrive as tagged values and are turned into
@@ -20,7 +24,15 @@ use serde_json::{json, Value};
 pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("CourseRunsFunction", tms_http::Resource::CourseRuns),
     ("AuditLogsFunction", tms_http::Resource::AuditLogs),
+    ("SyncJobsFunction", tms_http::Resource::SyncJobs),
 ];
+
+/// The binaries of the Lambdas that are not HTTP functions.
+const SYNC_WORKER_BINARY: &str = "sync-worker";
+const SYNC_SWEEPER_BINARY: &str = "sync-sweeper";
+
+/// The one secret of the template, read by the sync worker alone.
+const TPGATEWAY_SECRET: &str = "TpGatewaySecret";
 
 /// The (method, path) pairs a resource's router declares.
 pub(crate) fn declared_routes(resource: tms_http::Resource) -> BTreeSet<(String, String)> {
@@ -550,6 +562,7 @@ fn functions_point_at_the_declared_resources() {
         "TableName",
         "SyncQueueUrl",
         "SyncDeadLetterQueueUrl",
+        "TpGatewaySecretArn",
     ] {
         at(&t, &["Outputs", output, "Value"]);
     }
@@ -600,17 +613,677 @@ fn every_function_denies_changing_audit_records() {
             "{id}: the audit Deny must apply to the table"
         );
 
-        // No wildcard grants.
+        // No wildcard grants: no action pattern, and no resource pattern
+        // but the table's indexes.
         for s in &statements {
             if s.get("Effect") == Some(&json!("Allow")) {
                 for a in one_or_many(at(s, &["Action"])) {
                     let a = string(&a, "Action");
-                    assert!(!a.ends_with(":*") && a != "*", "{id}: wildcard action {a}");
+                    assert!(!a.contains('*'), "{id}: wildcard action {a}");
                 }
                 for r in one_or_many(at(s, &["Resource"])) {
-                    assert_ne!(r, json!("*"), "{id}: wildcard resource");
+                    assert!(
+                        !r.to_string().contains('*') || r == table_indexes_arn(),
+                        "{id}: wildcard resource {r}"
+                    );
                 }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Functions and the crates under functions/.
+
+/// A crate under functions/ that builds a Lambda (it depends on
+/// `lambda_http` or `lambda_runtime`; `tms-local` does neither).
+#[derive(Debug)]
+struct LambdaCrate {
+    dir: String,
+    binary: String,
+    http: bool,
+    main_rs: String,
+}
+
+/// The `[[bin]]` name of a manifest.
+fn bin_name(manifest: &str) -> Option<String> {
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin {
+            if let Some(v) = line.strip_prefix("name") {
+                let v = v.trim_start().strip_prefix('=')?.trim();
+                return Some(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    None
+}
+
+fn depends_on(manifest: &str, dep: &str) -> bool {
+    manifest.lines().any(|l| {
+        let l = l.trim_start();
+        l.strip_prefix(dep)
+            .is_some_and(|rest| rest.starts_with('.') || rest.trim_start().starts_with('='))
+    })
+}
+
+fn lambda_crates() -> Vec<LambdaCrate> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("functions")).expect("functions/ exists") {
+        let dir = entry.expect("a functions/ entry").path();
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let http = depends_on(&manifest, "lambda_http");
+        if !http && !depends_on(&manifest, "lambda_runtime") {
+            continue;
+        }
+        let binary =
+            bin_name(&manifest).unwrap_or_else(|| panic!("{}: no [[bin]] name", dir.display()));
+        let main_rs = std::fs::read_to_string(dir.join("src/main.rs"))
+            .unwrap_or_else(|e| panic!("{}/src/main.rs: {e}", dir.display()));
+        out.push(LambdaCrate {
+            dir: dir.display().to_string(),
+            binary,
+            http,
+            main_rs,
+        });
+    }
+    out
+}
+
+fn binary_of<'a>(id: &str, f: &'a Value) -> &'a str {
+    string(
+        at(f, &["Metadata", "BuildProperties", "Binary"]),
+        &format!("{id}: BuildProperties.Binary"),
+    )
+}
+
+/// The template's function building `binary`: (logical id, resource).
+fn function_by_binary(t: &Value, binary: &str) -> (String, Value) {
+    let mut found: Vec<(String, Value)> = functions(t)
+        .into_iter()
+        .filter(|(id, f)| binary_of(id, f) == binary)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "exactly one function must build the binary `{binary}`"
+    );
+    found.remove(0)
+}
+
+/// The function's environment: Globals' variables, then its own (SAM merges
+/// the two maps, the function's winning).
+fn function_env(t: &Value, f: &Value) -> serde_json::Map<String, Value> {
+    let mut env = t
+        .pointer("/Globals/Function/Environment/Variables")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(own) = f
+        .pointer("/Properties/Environment/Variables")
+        .and_then(Value::as_object)
+    {
+        env.extend(own.clone());
+    }
+    env
+}
+
+/// The `Resource::X` names a main.rs mentions.
+fn mounted_resources(main_rs: &str) -> BTreeSet<String> {
+    main_rs
+        .split("Resource::")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+/// One template function per Lambda crate and back; the HTTP functions are
+/// exactly the `lambda_http` crates, each mounting the resource
+/// HTTP_FUNCTIONS says; the others have no API events.
+#[test]
+fn every_lambda_crate_has_one_function_and_back() {
+    let t = template();
+    let fns = functions(&t);
+    let crates = lambda_crates();
+    assert!(
+        crates.len() >= 5,
+        "expected the five Lambda crates, found {crates:?}"
+    );
+
+    let template_binaries: BTreeMap<String, String> = fns
+        .iter()
+        .map(|(id, f)| (binary_of(id, f).to_string(), id.clone()))
+        .collect();
+    assert_eq!(
+        template_binaries.len(),
+        fns.len(),
+        "two functions build the same binary"
+    );
+    let crate_binaries: BTreeSet<String> = crates.iter().map(|c| c.binary.clone()).collect();
+    assert_eq!(
+        template_binaries.keys().cloned().collect::<BTreeSet<_>>(),
+        crate_binaries,
+        "template functions vs Lambda crates under functions/ (by binary)"
+    );
+
+    let http_ids: BTreeSet<&str> = HTTP_FUNCTIONS.iter().map(|(id, _)| *id).collect();
+    for c in &crates {
+        let id = &template_binaries[&c.binary];
+        assert_eq!(
+            c.http,
+            http_ids.contains(id.as_str()),
+            "{id} ({}): a lambda_http crate is an HTTP function in HTTP_FUNCTIONS, and only it",
+            c.dir
+        );
+        if let Some((_, resource)) = HTTP_FUNCTIONS.iter().find(|(f, _)| f == id) {
+            assert_eq!(
+                mounted_resources(&c.main_rs),
+                BTreeSet::from([format!("{resource:?}")]),
+                "{id}: its main.rs must mount exactly Resource::{resource:?}"
+            );
+        } else {
+            let events = fns[id]
+                .pointer("/Properties/Events")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            for (name, e) in events {
+                let ty = string(at(&e, &["Type"]), "event Type");
+                assert!(
+                    ty != "HttpApi" && ty != "Api",
+                    "{id} is not an HTTP function but has the API event {name}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The sync worker, the sweeper, the secret, the alarms.
+
+/// A resource list entry as a short name: `X` for `!GetAtt X.Arn` and `!Ref
+/// X`, `TmsTable/index/..` for `!Sub ${TmsTable.Arn}/index/..`.
+fn resource_name(r: &Value) -> String {
+    if let Some([res, attr]) = r
+        .get("Fn::GetAtt")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        if attr == "Arn" {
+            return string(res, "GetAtt resource").to_string();
+        }
+    }
+    if let Some(name) = r.get("Ref").and_then(Value::as_str) {
+        return name.to_string();
+    }
+    if let Some(index) = r
+        .get("Fn::Sub")
+        .and_then(Value::as_str)
+        .and_then(|s| s.strip_prefix("${TmsTable.Arn}/index/"))
+    {
+        return format!("TmsTable/index/{index}");
+    }
+    panic!("unexpected IAM resource {r}")
+}
+
+fn table_indexes_arn() -> Value {
+    json!({ "Fn::Sub": "${TmsTable.Arn}/index/*" })
+}
+
+fn statements_of(id: &str, f: &Value) -> Vec<Value> {
+    let policies = array(at(f, &["Properties", "Policies"]), "Policies");
+    for p in policies {
+        // SAM policy templates and managed policy names grant what their
+        // definition says, often on more than one resource: only inline
+        // documents, whose every grant is checked here.
+        assert!(
+            p.get("Statement").is_some() && p.get("Version").is_some(),
+            "{id}: every policy must be an inline document, not {p}"
+        );
+    }
+    policies
+        .iter()
+        .filter_map(|p| p.get("Statement"))
+        .flat_map(one_or_many)
+        .collect()
+}
+
+/// A function's Allow grants as (action, resource) pairs; a resource under
+/// a `dynamodb:LeadingKeys` condition is written `Resource[pattern,..]`.
+fn grants(id: &str, f: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for s in statements_of(id, f) {
+        if s.get("Effect") != Some(&json!("Allow")) {
+            continue;
+        }
+        let suffix = match s.get("Condition") {
+            None => String::new(),
+            Some(c) => {
+                let keys = c
+                    .pointer("/ForAllValues:StringLike/dynamodb:LeadingKeys")
+                    .unwrap_or_else(|| panic!("{id}: unexpected Allow condition {c}"));
+                assert_eq!(
+                    c.as_object().map(|o| o.len()),
+                    Some(1),
+                    "{id}: one condition operator"
+                );
+                let keys: Vec<String> = one_or_many(keys)
+                    .iter()
+                    .map(|k| string(k, "LeadingKeys").to_string())
+                    .collect();
+                format!("[{}]", keys.join(","))
+            }
+        };
+        for a in one_or_many(at(&s, &["Action"])) {
+            for r in one_or_many(at(&s, &["Resource"])) {
+                out.insert((
+                    string(&a, "Action").to_string(),
+                    format!("{}{suffix}", resource_name(&r)),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Every function's grants, exactly: least privilege is pinned here, so a
+/// grant added to the template must be added here too, on purpose.
+#[test]
+fn function_grants_are_exactly_what_the_code_calls() {
+    type Spec = &'static [(&'static [&'static str], &'static [&'static str])];
+    let expected: &[(&str, Spec)] = &[
+        (
+            "CourseRunsFunction",
+            &[
+                (
+                    &[
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:PutItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:ConditionCheckItem",
+                    ],
+                    &["TmsTable", "TmsTable/index/*"],
+                ),
+                (&["sqs:SendMessage"], &["SyncQueue"]),
+            ],
+        ),
+        ("AuditLogsFunction", &[(&["dynamodb:Query"], &["TmsTable"])]),
+        (
+            // Reads, a retry (job + audit record in one transaction, then
+            // SendMessage), a redrive (ReceiveMessage on the DLQ,
+            // SendMessageBatch to the queue, DeleteMessageBatch on the DLQ).
+            "SyncJobsFunction",
+            &[
+                (
+                    &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"],
+                    &["TmsTable", "TmsTable/index/*"],
+                ),
+                (&["sqs:SendMessage"], &["SyncQueue"]),
+                (
+                    &["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                    &["SyncDeadLetterQueue"],
+                ),
+            ],
+        ),
+        (
+            "SyncWorkerFunction",
+            &[
+                (
+                    &[
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:PutItem",
+                        "dynamodb:DeleteItem",
+                    ],
+                    &["TmsTable", "TmsTable/index/*"],
+                ),
+                (
+                    &[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                        "sqs:SendMessage",
+                    ],
+                    &["SyncQueue"],
+                ),
+                (&["secretsmanager:GetSecretValue"], &[TPGATEWAY_SECRET]),
+            ],
+        ),
+        (
+            "SyncSweeperFunction",
+            &[
+                (&["dynamodb:Query"], &["TmsTable/index/GSI3"]),
+                (&["dynamodb:PutItem"], &["TmsTable[SYNCJOB#*]"]),
+                (&["sqs:SendMessage"], &["SyncQueue"]),
+            ],
+        ),
+    ];
+    let t = template();
+    let fns = functions(&t);
+    assert_eq!(
+        fns.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        expected.iter().map(|(id, _)| *id).collect::<BTreeSet<_>>(),
+        "every function's grants are listed here"
+    );
+    for (id, spec) in expected {
+        let want: BTreeSet<(String, String)> = spec
+            .iter()
+            .flat_map(|(actions, resources)| {
+                actions.iter().flat_map(move |a| {
+                    resources
+                        .iter()
+                        .map(move |r| (a.to_string(), r.to_string()))
+                })
+            })
+            .collect();
+        assert_eq!(grants(id, &fns[*id]), want, "{id}: IAM grants");
+    }
+
+    // The sweeper's narrow grants hold what the code uses: the due index
+    // is GSI3 of resources.json, and sync job keys match the pattern.
+    assert_eq!(tms_ports::Index::Gsi3.name(), "GSI3");
+    assert!(resources()
+        .table
+        .global_secondary_indexes
+        .iter()
+        .any(|g| g.name == "GSI3"));
+    let job_pk = tms_app::keys::sync_job_pk("00000000-0000-4000-8000-000000000001");
+    assert!(
+        job_pk.starts_with("SYNCJOB#"),
+        "sync job keys are {job_pk}: fix the sweeper's LeadingKeys pattern"
+    );
+    let audit_pk = tms_app::keys::audit_pk(tms_domain::EntityType::CourseRun, "x");
+    assert!(
+        audit_pk.starts_with(AUDIT_LEADING_KEY_PATTERN.trim_end_matches('*')),
+        "audit keys are {audit_pk}: fix the audit Deny's pattern"
+    );
+}
+
+/// The worker is fed by one event source mapping on SyncQueue, with
+/// partial batch responses; the queue's visibility, the claim lease and
+/// maxReceiveCount agree with the worker's timeout and settings.
+#[test]
+fn sync_worker_consumes_the_sync_queue() {
+    let t = template();
+    let res = resources();
+    let (worker_id, worker) = function_by_binary(&t, SYNC_WORKER_BINARY);
+
+    // No SAM SQS event: it would attach AWSLambdaSQSQueueExecutionRole,
+    // whose grants are on every queue of the account.
+    for (id, f) in functions(&t) {
+        if let Some(events) = f.pointer("/Properties/Events").and_then(Value::as_object) {
+            for (name, e) in events {
+                assert_ne!(
+                    at(e, &["Type"]),
+                    "SQS",
+                    "{id}.{name}: use an AWS::Lambda::EventSourceMapping"
+                );
+            }
+        }
+    }
+
+    let mappings: Vec<&Value> = at(&t, &["Resources"])
+        .as_object()
+        .expect("Resources is a map")
+        .values()
+        .filter(|r| r.get("Type") == Some(&json!("AWS::Lambda::EventSourceMapping")))
+        .collect();
+    assert_eq!(
+        mappings.len(),
+        1,
+        "one event source mapping: the worker on SyncQueue (nothing consumes the DLQ)"
+    );
+    let m = at(mappings[0], &["Properties"]);
+    assert_eq!(
+        at(m, &["EventSourceArn"]),
+        &json!({ "Fn::GetAtt": ["SyncQueue", "Arn"] })
+    );
+    assert_eq!(at(m, &["FunctionName"]), &json!({ "Ref": worker_id }));
+    assert!(
+        m.get("Enabled").is_none_or(|e| boolean(e, "Enabled")),
+        "the worker's event source is enabled"
+    );
+    assert_eq!(
+        at(m, &["FunctionResponseTypes"]),
+        &json!(["ReportBatchItemFailures"]),
+        "without partial batch responses one failure redelivers the whole batch"
+    );
+    let batch = int(at(m, &["BatchSize"]), "BatchSize");
+    assert!((1..=10).contains(&batch), "BatchSize {batch}");
+    let window = m
+        .get("MaximumBatchingWindowInSeconds")
+        .map_or(0, |w| int(w, "MaximumBatchingWindowInSeconds"));
+    assert!(window <= 300, "MaximumBatchingWindowInSeconds {window}");
+    let concurrency = int(
+        at(m, &["ScalingConfig", "MaximumConcurrency"]),
+        "MaximumConcurrency",
+    );
+    assert!(
+        (2..=1000).contains(&concurrency),
+        "MaximumConcurrency {concurrency} (SQS allows 2..=1000)"
+    );
+
+    // Visibility: at least 6 x the function's timeout plus the batching
+    // window (AWS's advice), on the template and in resources.json.
+    let timeout = int(
+        fn_prop(&t, &worker, "Timeout").expect("a Timeout"),
+        "worker Timeout",
+    );
+    let visibility = int(
+        at(
+            &t,
+            &["Resources", "SyncQueue", "Properties", "VisibilityTimeout"],
+        ),
+        "VisibilityTimeout",
+    );
+    assert_eq!(
+        visibility,
+        u64::from(res.sync_queue.visibility_timeout_seconds)
+    );
+    assert!(
+        visibility >= 6 * timeout + window,
+        "SyncQueue VisibilityTimeout {visibility} < 6 x worker Timeout {timeout} + window {window}"
+    );
+
+    let env = function_env(&t, &worker);
+    // The receive that reaches maxReceiveCount dead-letters the job: the
+    // worker must know the queue's number.
+    let worker_max = int(
+        env.get("TMS_SYNC_MAX_RECEIVE_COUNT")
+            .expect("the worker's TMS_SYNC_MAX_RECEIVE_COUNT"),
+        "TMS_SYNC_MAX_RECEIVE_COUNT",
+    );
+    let queue_max = int(
+        at(
+            &t,
+            &[
+                "Resources",
+                "SyncQueue",
+                "Properties",
+                "RedrivePolicy",
+                "maxReceiveCount",
+            ],
+        ),
+        "maxReceiveCount",
+    );
+    assert_eq!(worker_max, queue_max, "worker vs RedrivePolicy");
+    assert_eq!(worker_max, u64::from(res.sync_queue.max_receive_count));
+
+    // A claim is held at least as long as the invocation that holds it.
+    let lease = env.get("TMS_SYNC_LEASE_SECS").map_or_else(
+        || tms_app::SyncSettings::default().lease.as_secs(),
+        |v| int(v, "TMS_SYNC_LEASE_SECS"),
+    );
+    assert!(
+        lease >= timeout,
+        "lease {lease} s < worker Timeout {timeout} s"
+    );
+
+    assert_eq!(
+        env.get("TMS_TPGATEWAY_SECRET_ID"),
+        Some(&json!({ "Ref": TPGATEWAY_SECRET })),
+        "the worker reads the template's secret"
+    );
+    assert!(
+        worker.pointer("/Properties/Events").is_none(),
+        "{worker_id}: fed by the event source mapping only"
+    );
+}
+
+/// The sweeper runs on a schedule, and pushes a job forward by at least the
+/// worker's timeout.
+#[test]
+fn sync_sweeper_runs_on_a_schedule() {
+    let t = template();
+    let (id, sweeper) = function_by_binary(&t, SYNC_SWEEPER_BINARY);
+    let events = at(&sweeper, &["Properties", "Events"])
+        .as_object()
+        .expect("Events is a map");
+    assert_eq!(events.len(), 1, "{id}: one event, its schedule");
+    let e = events.values().next().expect("one event");
+    let p = at(e, &["Properties"]);
+    let expression = match string(at(e, &["Type"]), "event Type") {
+        "Schedule" => at(p, &["Schedule"]),
+        "ScheduleV2" => at(p, &["ScheduleExpression"]),
+        other => panic!("{id}: a Schedule or ScheduleV2 event, not {other}"),
+    };
+    let expression = string(expression, "schedule expression");
+    assert!(
+        expression.starts_with("rate(") || expression.starts_with("cron("),
+        "{id}: schedule {expression}"
+    );
+    assert!(
+        p.get("Enabled").is_none_or(|v| boolean(v, "Enabled")),
+        "{id}: the schedule is enabled"
+    );
+    assert!(
+        p.get("State").is_none_or(|v| v == "ENABLED"),
+        "{id}: the schedule is enabled"
+    );
+
+    let env = function_env(&t, &sweeper);
+    let requeue = int(
+        env.get("TMS_REQUEUE_AFTER_SECS")
+            .expect("the sweeper's TMS_REQUEUE_AFTER_SECS"),
+        "TMS_REQUEUE_AFTER_SECS",
+    );
+    let (_, worker) = function_by_binary(&t, SYNC_WORKER_BINARY);
+    let worker_timeout = int(
+        fn_prop(&t, &worker, "Timeout").expect("a Timeout"),
+        "worker Timeout",
+    );
+    assert!(
+        requeue >= worker_timeout,
+        "a job re-enqueued is not offered again while its message may be in flight"
+    );
+}
+
+/// The secret is declared without a value (the value is put after the
+/// deploy), and only the worker may read it.
+#[test]
+fn tpgateway_secret_has_no_value_and_only_the_worker_reads_it() {
+    let t = template();
+    let secrets: Vec<&String> = at(&t, &["Resources"])
+        .as_object()
+        .expect("Resources is a map")
+        .iter()
+        .filter(|(_, r)| r.get("Type") == Some(&json!("AWS::SecretsManager::Secret")))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(secrets, [TPGATEWAY_SECRET]);
+    let secret = resource(&t, TPGATEWAY_SECRET, "AWS::SecretsManager::Secret");
+    let p = at(secret, &["Properties"]);
+    for key in ["SecretString", "GenerateSecretString"] {
+        assert!(
+            p.get(key).is_none(),
+            "{TPGATEWAY_SECRET} must not have {key}: credentials never go in the template"
+        );
+    }
+    let description = string(at(p, &["Description"]), "secret Description");
+    assert!(
+        description.contains("README") && description.contains("put-secret-value"),
+        "the secret's description says what to put there: {description}"
+    );
+
+    let (worker_id, _) = function_by_binary(&t, SYNC_WORKER_BINARY);
+    for (id, f) in functions(&t) {
+        let secret_grants: BTreeSet<(String, String)> = grants(&id, &f)
+            .into_iter()
+            .filter(|(a, r)| a.starts_with("secretsmanager:") || r == TPGATEWAY_SECRET)
+            .collect();
+        let want = if id == worker_id {
+            BTreeSet::from([(
+                "secretsmanager:GetSecretValue".to_string(),
+                TPGATEWAY_SECRET.to_string(),
+            )])
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(secret_grants, want, "{id}: secret grants");
+        if id != worker_id {
+            assert!(
+                !function_env(&t, &f).contains_key("TMS_TPGATEWAY_SECRET_ID"),
+                "{id} has no business with the secret"
+            );
+        }
+    }
+}
+
+/// Alarms: a message in the DLQ, and an old message in the sync queue.
+#[test]
+fn alarms_watch_the_dead_letter_queue_and_the_oldest_message() {
+    let t = template();
+    let alarms: Vec<&Value> = at(&t, &["Resources"])
+        .as_object()
+        .expect("Resources is a map")
+        .values()
+        .filter(|r| r.get("Type") == Some(&json!("AWS::CloudWatch::Alarm")))
+        .map(|r| at(r, &["Properties"]))
+        .collect();
+    let find = |metric: &str, queue: &str| -> &Value {
+        let dims =
+            json!([{ "Name": "QueueName", "Value": { "Fn::GetAtt": [queue, "QueueName"] } }]);
+        alarms
+            .iter()
+            .copied()
+            .find(|a| {
+                a.get("MetricName") == Some(&json!(metric)) && a.get("Dimensions") == Some(&dims)
+            })
+            .unwrap_or_else(|| panic!("no alarm on {metric} of {queue}"))
+    };
+
+    let depth = find("ApproximateNumberOfMessagesVisible", "SyncDeadLetterQueue");
+    assert_eq!(at(depth, &["Namespace"]), "AWS/SQS");
+    assert_eq!(at(depth, &["ComparisonOperator"]), "GreaterThanThreshold");
+    assert_eq!(
+        int(at(depth, &["Threshold"]), "Threshold"),
+        0,
+        "the first dead letter raises the alarm"
+    );
+
+    let age = find("ApproximateAgeOfOldestMessage", "SyncQueue");
+    assert_eq!(at(age, &["Namespace"]), "AWS/SQS");
+    assert_eq!(at(age, &["ComparisonOperator"]), "GreaterThanThreshold");
+    let threshold = int(at(age, &["Threshold"]), "Threshold");
+    assert!(
+        threshold > 0 && threshold < u64::from(resources().sync_queue.message_retention_seconds),
+        "oldest-message threshold {threshold}"
+    );
+
+    for a in [depth, age] {
+        for key in ["AlarmActions", "OKActions"] {
+            assert!(a.get(key).is_some(), "the alarm notifies ({key})");
+        }
+        assert_eq!(at(a, &["TreatMissingData"]), "notBreaching");
     }
 }

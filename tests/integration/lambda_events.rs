@@ -1,20 +1,53 @@
-//! The sample events in events/ fed through the Lambda conversion
-//! (`lambda_http::request::from_str`, what the runtime applies to an API
-//! Gateway HTTP API event) and the function's router, in the order a person
-//! would send them, on both engine sets.
+//! The sample events in events/ fed through the Lambda handlers on a real
+//! system, on both engine sets:
+//!
+//! - the API Gateway HTTP API events through the Lambda conversion
+//!   (`lambda_http::request::from_str`, what the runtime applies) and the
+//!   function's router, in the order a person would send them;
+//! - the SQS batch through the sync worker's handler
+//!   (`tms_runtime::sqs_events::handle_event`), its records carrying real
+//!   job ids and receipt handles, against the fake TPGateway;
+//! - the scheduled event through the sweeper's handler (`tms_runtime::sweep`;
+//!   the sweeper ignores the event's content).
 
-use serde_json::Value;
-use tms_tests::{read_reply, Engine, Reply, TestSystem};
+use std::collections::BTreeSet;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::{json, Value};
+use tms_fake_tpgateway::{Fault, Route};
+use tms_tests::{on_both_engines, read_reply, Engine, Reply, TestSystem};
 
 const RUN_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000001";
 const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
-fn event(name: &str, run_id: &str, session_id: &str) -> String {
+/// The HTTP API events (course-runs and audit-logs functions).
+const HTTP_EVENTS: [&str; 10] = [
+    "add-session",
+    "cancel-course-run",
+    "create-course-run",
+    "create-course-run-invalid",
+    "get-course-run",
+    "list-audit-logs",
+    "list-course-runs",
+    "remove-session",
+    "update-course-run",
+    "update-session",
+];
+/// The sync worker's SQS event (SyncWorkerFunction).
+const SQS_BATCH_EVENT: &str = "sync-worker-batch";
+/// The sweeper's EventBridge scheduled event (SyncSweeperFunction).
+const SCHEDULE_EVENT: &str = "sync-sweeper-schedule";
+
+/// A file of events/, as it is.
+fn fixture(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../events")
         .join(format!("{name}.json"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn event(name: &str, run_id: &str, session_id: &str) -> String {
+    fixture(name)
         .replace(RUN_PLACEHOLDER, run_id)
         .replace(SESSION_PLACEHOLDER, session_id)
 }
@@ -112,7 +145,9 @@ async fn lambda_events_aws() {
     walk_the_events(TestSystem::start(Engine::Aws).await).await;
 }
 
-/// Every file in events/ is a valid HTTP API event this test knows about.
+/// Every file in events/ is an event this test knows about: the HTTP ones
+/// convert as `lambda_http` converts them, the SQS batch is a Lambda SQS
+/// event, the schedule an EventBridge scheduled event.
 #[test]
 fn every_event_file_is_exercised() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
@@ -123,23 +158,315 @@ fn every_event_file_is_exercised() {
         .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
         .collect();
     names.sort();
-    let known = [
-        "add-session",
-        "cancel-course-run",
-        "create-course-run",
-        "create-course-run-invalid",
-        "get-course-run",
-        "list-audit-logs",
-        "list-course-runs",
-        "remove-session",
-        "update-course-run",
-        "update-session",
-    ];
+    let mut known: Vec<&str> = HTTP_EVENTS.to_vec();
+    known.extend([SQS_BATCH_EVENT, SCHEDULE_EVENT]);
+    known.sort();
     assert_eq!(names, known);
-    for n in known {
+    for n in HTTP_EVENTS {
         assert!(
             lambda_http::request::from_str(&event(n, RUN_PLACEHOLDER, SESSION_PLACEHOLDER)).is_ok(),
             "{n}"
         );
     }
+    sqs_fixture_is_a_lambda_sqs_event();
+    schedule_fixture();
+}
+
+// ---------------------------------------------------------------------------
+// The sync worker's SQS batch.
+
+/// The fixture's job ids: none exists in a fresh system.
+const FIXTURE_JOB_IDS: [&str; 3] = [
+    "00000000-0000-4000-8000-0000000000a1",
+    "00000000-0000-4000-8000-0000000000a2",
+    "00000000-0000-4000-8000-0000000000a3",
+];
+
+/// The SQS fixture as the worker gets it. `SqsMessage` fields are all
+/// optional, so a misspelt field would come through as `None`: each one the
+/// worker or Lambda relies on is checked here.
+fn sqs_fixture_is_a_lambda_sqs_event() -> SqsEvent {
+    let event: SqsEvent = serde_json::from_str(&fixture(SQS_BATCH_EVENT))
+        .unwrap_or_else(|e| panic!("{SQS_BATCH_EVENT}.json is not an SQS event: {e}"));
+    assert_eq!(event.records.len(), FIXTURE_JOB_IDS.len());
+    let mut message_ids = BTreeSet::new();
+    for (r, job_id) in event.records.iter().zip(FIXTURE_JOB_IDS) {
+        let id = r.message_id.as_deref().expect("messageId");
+        assert!(message_ids.insert(id.to_string()), "messageId {id} twice");
+        assert!(r.receipt_handle.as_deref().is_some_and(|h| !h.is_empty()));
+        assert_eq!(
+            serde_json::from_str::<Value>(r.body.as_deref().expect("body")).ok(),
+            Some(json!({ "job_id": job_id }))
+        );
+        assert_eq!(r.event_source.as_deref(), Some("aws:sqs"));
+        assert!(r
+            .event_source_arn
+            .as_deref()
+            .is_some_and(|a| a.starts_with("arn:aws:sqs:ap-southeast-1:")));
+        assert_eq!(r.aws_region.as_deref(), Some("ap-southeast-1"));
+        assert!(r.md5_of_body.is_some());
+        let count = r.attributes.get("ApproximateReceiveCount");
+        assert!(count.and_then(|c| c.parse::<u32>().ok()).is_some());
+        let corr = &r.message_attributes["correlation_id"];
+        assert_eq!(corr.data_type.as_deref(), Some("String"));
+        assert!(corr.string_value.is_some());
+    }
+    // The worker's view of the records: receive count and correlation id
+    // from the event's attributes.
+    let records = tms_runtime::sqs_events::records(event.clone());
+    for (record, r) in records.iter().zip(&event.records) {
+        assert_eq!(Some(&record.message_id), r.message_id.as_ref());
+        assert_eq!(
+            record.receive_count.to_string(),
+            r.attributes["ApproximateReceiveCount"]
+        );
+        assert_eq!(
+            record.correlation_id,
+            r.message_attributes["correlation_id"].string_value
+        );
+    }
+    event
+}
+
+/// The job id a sync message carries.
+fn job_id_of(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).expect("a JSON body");
+    v["job_id"].as_str().expect("job_id").to_string()
+}
+
+/// The fixture as an event for this system: its first records get the real
+/// messages' job ids and receipt handles (received first, as Lambda would);
+/// the other records, and every other field, are the file's.
+fn sqs_event(messages: &[tms_ports::ReceivedMessage]) -> SqsEvent {
+    let mut v: Value = serde_json::from_str(&fixture(SQS_BATCH_EVENT)).expect("JSON");
+    let records = v["Records"].as_array_mut().expect("Records");
+    assert!(
+        messages.len() <= records.len(),
+        "the fixture has too few records"
+    );
+    for (r, m) in records.iter_mut().zip(messages) {
+        r["body"] = json!(json!({ "job_id": job_id_of(&m.body) }).to_string());
+        r["receiptHandle"] = json!(m.receipt_handle);
+    }
+    serde_json::from_value(v).expect("an SQS event")
+}
+
+fn message_id(event: &SqsEvent, i: usize) -> String {
+    event.records[i].message_id.clone().expect("messageId")
+}
+
+fn job_of_record(event: &SqsEvent, i: usize) -> String {
+    job_id_of(event.records[i].body.as_deref().expect("body"))
+}
+
+/// What Lambda does with a partial batch response: deletes every record not
+/// listed (here: those with a real receipt handle).
+async fn settle_like_lambda(
+    sys: &TestSystem,
+    event: &SqsEvent,
+    response: &SqsBatchResponse,
+    real: usize,
+) {
+    let failed: BTreeSet<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    for r in event.records.iter().take(real) {
+        if !failed.contains(r.message_id.as_deref().unwrap_or_default()) {
+            sys.app
+                .queue
+                .delete(
+                    tms_ports::QueueName::Main,
+                    r.receipt_handle.as_deref().unwrap_or_default(),
+                )
+                .await
+                .expect("delete an acknowledged record");
+        }
+    }
+}
+
+async fn job(sys: &TestSystem, id: &str) -> Reply {
+    sys.get(&format!("/sync-jobs/{id}")).await
+}
+
+async fn run_status(sys: &TestSystem, id: &str) -> Value {
+    let r = sys.get(&format!("/course-runs/{id}")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["status"].clone()
+}
+
+/// Three runs, each with a distinct end date (distinct runs for TPGateway),
+/// and their one message each, received.
+async fn three_runs(sys: &TestSystem) -> (Vec<String>, Vec<tms_ports::ReceivedMessage>) {
+    let mut ids = Vec::new();
+    for day in 17..20 {
+        let mut body = crate::api::run_body();
+        body["end_date"] = json!(format!("2025-01-{day}"));
+        ids.push(sys.create_run(&body).await.0);
+    }
+    let messages = sys.receive_all().await;
+    assert_eq!(messages.len(), 3, "one message per run");
+    (ids, messages)
+}
+
+on_both_engines! {
+    synced;
+    sqs_batch_all_synced => lambda_events_sqs_sqlite_all_synced, lambda_events_sqs_aws_all_synced;
+    sqs_batch_reports_the_failed_record => lambda_events_sqs_sqlite_failed_record, lambda_events_sqs_aws_failed_record;
+    sqs_batch_discards_unknown_jobs => lambda_events_sqs_sqlite_unknown_jobs, lambda_events_sqs_aws_unknown_jobs;
+    schedule_event_sweeps => lambda_events_schedule_sqlite_sweeps, lambda_events_schedule_aws_sweeps;
+}
+
+/// TPGateway up: every record is handled, none reported for retry.
+async fn sqs_batch_all_synced(sys: TestSystem) {
+    let (runs, messages) = three_runs(&sys).await;
+    let event = sqs_event(&messages);
+    let response = tms_runtime::sqs_events::handle_event(&sys.app, event.clone()).await;
+    assert_eq!(
+        serde_json::to_value(&response).expect("JSON"),
+        json!({ "batchItemFailures": [] })
+    );
+    for i in 0..3 {
+        let j = job(&sys, &job_of_record(&event, i)).await;
+        assert_eq!(j.status, 200, "{:?}", j.body);
+        assert_eq!(j.body["status"], "succeeded", "{:?}", j.body);
+    }
+    assert_eq!(sys.fake().accepted(Route::Publish), 3);
+    settle_like_lambda(&sys, &event, &response, 3).await;
+    // The follow-up jobs (session ids) the batch enqueued.
+    sys.work().await;
+    for id in &runs {
+        assert_eq!(run_status(&sys, id).await, "synced");
+    }
+    let fake_runs = sys.fake().runs();
+    assert_eq!(fake_runs.len(), 3);
+    assert!(
+        fake_runs.iter().all(|r| r.publish_count == 1),
+        "{fake_runs:?}"
+    );
+    assert_eq!(sys.message_counts().await, (0, 0));
+}
+
+/// TPGateway fails one publish: exactly that record is reported for retry
+/// (by its messageId), its job queued again; the retry syncs it once.
+async fn sqs_batch_reports_the_failed_record(sys: TestSystem) {
+    sys.fake().inject(Route::Publish, Fault::Status(503), 1);
+    let (runs, messages) = three_runs(&sys).await;
+    let event = sqs_event(&messages);
+    let response = tms_runtime::sqs_events::handle_event(&sys.app, event.clone()).await;
+
+    let mut not_done = Vec::new();
+    for i in 0..3 {
+        let j = job(&sys, &job_of_record(&event, i)).await;
+        assert_eq!(j.status, 200, "{:?}", j.body);
+        if j.body["status"] != "succeeded" {
+            assert_eq!(j.body["status"], "queued", "{:?}", j.body);
+            assert_eq!(j.body["attempts"], 1);
+            assert!(j.body["last_error"].is_string(), "{:?}", j.body);
+            not_done.push(message_id(&event, i));
+        }
+    }
+    assert_eq!(not_done.len(), 1, "one publish failed");
+    assert_eq!(
+        serde_json::to_value(&response).expect("JSON"),
+        json!({ "batchItemFailures": [{ "itemIdentifier": not_done[0] }] })
+    );
+    assert_eq!(sys.fake().accepted(Route::Publish), 2);
+
+    settle_like_lambda(&sys, &event, &response, 3).await;
+    sys.work().await;
+    for id in &runs {
+        assert_eq!(run_status(&sys, id).await, "synced");
+    }
+    assert_eq!(sys.fake().accepted(Route::Publish), 3);
+    let fake_runs = sys.fake().runs();
+    assert!(
+        fake_runs.iter().all(|r| r.publish_count == 1),
+        "{fake_runs:?}"
+    );
+    assert_eq!(sys.message_counts().await, (0, 0));
+}
+
+/// A record whose job does not exist (or whose body is no job reference)
+/// is discarded, not retried; the real record beside it is handled.
+async fn sqs_batch_discards_unknown_jobs(sys: TestSystem) {
+    let (run_id, _) = sys.create_run(&crate::api::run_body()).await;
+    let messages = sys.receive_all().await;
+    assert_eq!(messages.len(), 1);
+    let mut event = sqs_event(&messages);
+    // Record 1 keeps the fixture's job id; record 2 carries no job at all.
+    event.records[2].body = Some("{}".into());
+    let response = tms_runtime::sqs_events::handle_event(&sys.app, event.clone()).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
+    assert_eq!(job_of_record(&event, 1), FIXTURE_JOB_IDS[1]);
+    assert_eq!(job(&sys, FIXTURE_JOB_IDS[1]).await.status, 404);
+    let real = job(&sys, &job_of_record(&event, 0)).await;
+    assert_eq!(real.body["status"], "succeeded", "{:?}", real.body);
+    assert_eq!(sys.fake().accepted(Route::Publish), 1);
+
+    settle_like_lambda(&sys, &event, &response, 1).await;
+    sys.work().await;
+    assert_eq!(run_status(&sys, &run_id).await, "synced");
+    assert_eq!(sys.message_counts().await, (0, 0));
+}
+
+// ---------------------------------------------------------------------------
+// The sweeper's schedule.
+
+/// The scheduled event as EventBridge sends it. The sweeper takes it as a
+/// `serde_json::Value` and ignores it.
+fn schedule_fixture() -> Value {
+    let v: Value = serde_json::from_str(&fixture(SCHEDULE_EVENT))
+        .unwrap_or_else(|e| panic!("{SCHEDULE_EVENT}.json: {e}"));
+    assert_eq!(v["source"], "aws.events");
+    assert_eq!(v["detail-type"], "Scheduled Event");
+    assert!(v["resources"][0]
+        .as_str()
+        .is_some_and(|r| r.starts_with("arn:aws:events:")));
+    v
+}
+
+/// The sweep the schedule runs: nothing due at first; a job whose message
+/// was lost is re-enqueued once the enqueue grace has passed, once.
+async fn schedule_event_sweeps(sys: TestSystem) {
+    let _event: Value = schedule_fixture();
+    let cfg = tms_tests::test_config();
+    let quiet = json!({ "found": 0, "enqueued": 0, "not_sent": 0 });
+    let report = tms_runtime::sweep(&sys.app, &cfg).await.expect("sweep");
+    assert_eq!(report, quiet);
+
+    let (run_id, _) = sys.create_run(&crate::api::run_body()).await;
+    // The message is lost.
+    for m in sys.receive_all().await {
+        sys.app
+            .queue
+            .delete(tms_ports::QueueName::Main, &m.receipt_handle)
+            .await
+            .expect("delete");
+    }
+    // Within the enqueue grace the job is not due yet.
+    let report = tms_runtime::sweep(&sys.app, &cfg).await.expect("sweep");
+    assert_eq!(report, quiet);
+
+    let later = tms_app::App {
+        clock: std::sync::Arc::new(crate::api::LaterClock(chrono::Duration::seconds(
+            tms_domain::sync::ENQUEUE_GRACE_SECS + 1,
+        ))),
+        ..sys.app.clone()
+    };
+    let report = tms_runtime::sweep(&later, &cfg).await.expect("sweep");
+    assert_eq!(report, json!({ "found": 1, "enqueued": 1, "not_sent": 0 }));
+    // Pushed forward by TMS_REQUEUE_AFTER_SECS: not offered twice in a row.
+    let report = tms_runtime::sweep(&later, &cfg).await.expect("sweep");
+    assert_eq!(report, quiet);
+
+    assert!(sys.work().await >= 1);
+    assert_eq!(run_status(&sys, &run_id).await, "synced");
+    assert_eq!(sys.fake().accepted(Route::Publish), 1);
+    assert_eq!(sys.message_counts().await, (0, 0));
 }

@@ -9,5 +9,6 @@ mod bad_input;
 mod infra_drift;
 mod lambda_events;
 mod queue_conformance;
+mod secrets_conformance;
 mod store_conformance;
 mod sync;

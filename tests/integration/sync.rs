@@ -19,6 +19,9 @@ on_both_engines! {
     two_quick_updates_end_with_the_newer => sync_sqlite_two_quick_updates, sync_aws_two_quick_updates;
     oauth_token_expiry_is_refreshed_once => sync_sqlite_token_refresh, sync_aws_token_refresh;
     retry_after_is_honoured => sync_sqlite_retry_after, sync_aws_retry_after;
+    same_dates_on_a_first_publish_are_not_adopted => sync_sqlite_same_dates_not_adopted, sync_aws_same_dates_not_adopted;
+    dead_worker_lease_expires_and_job_is_swept => sync_sqlite_dead_worker, sync_aws_dead_worker;
+    time_out_is_an_unknown_outcome => sync_sqlite_time_out, sync_aws_time_out;
 }
 
 on_both_engines! {
@@ -125,6 +128,36 @@ async fn create_edit_cancel_reach_tpgateway(sys: TestSystem) {
     assert!(ids.iter().all(|v| v.is_string()), "{body}");
     assert_eq!(body["status"], "synced", "{body}");
 
+    // A session removed: the edit deletes it on TPGateway.
+    let gone = &body["sessions"][0];
+    let r = sys
+        .call(
+            "DELETE",
+            &format!(
+                "/course-runs/{id}/sessions/{}",
+                gone["id"].as_str().unwrap_or("")
+            ),
+            &[("if-match", &format!("\"{}\"", gone["version"]))],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    sys.work().await;
+    let fake_run = only_fake_run(&sys);
+    let deleted: Vec<&str> = fake_run
+        .sessions
+        .iter()
+        .filter(|s| s.deleted)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(deleted, vec![gone["external_id"].as_str().unwrap_or("")]);
+    let body = run(&sys, &id).await;
+    assert_eq!(body["status"], "synced", "{body}");
+    assert_eq!(
+        body["sync"]["tpg_session_ids"].as_array().map(Vec::len),
+        Some(2)
+    );
+
     // A cancel sends a delete.
     let r = sys.get(&format!("/course-runs/{id}")).await;
     let c = sys
@@ -178,19 +211,17 @@ fn run_body_on(n: &mut u32) -> Value {
 
 /// SendMessage fails after the commit: the sweeper still delivers the job.
 async fn failed_send_is_swept_and_delivered(sys: TestSystem) {
+    let working = sys.app.clone();
+    let broken = tms_app::App {
+        queue: std::sync::Arc::new(crate::api::BrokenQueue),
+        ..working.clone()
+    };
+    let sys = sys.with_app(broken);
     let (id, _) = sys.create_run(&run_body()).await;
-    // The message is lost: take it off the queue without handling it.
-    let lost = sys.receive_all().await;
-    assert_eq!(lost.len(), 1);
-    for m in &lost {
-        sys.app
-            .queue
-            .delete(tms_ports::QueueName::Main, &m.receipt_handle)
-            .await
-            .expect("delete");
-    }
-    assert_eq!(sys.work().await, 0);
-    // After the enqueue grace the sweeper finds the job and sends it again.
+    let sys = sys.with_app(working);
+    assert_eq!(sys.work().await, 0, "the send failed: no message");
+    assert_eq!(run(&sys, &id).await["status"], "pending");
+    // After the enqueue grace the sweeper finds the job and sends it.
     let later = tms_app::App {
         clock: std::sync::Arc::new(crate::api::LaterClock(chrono::Duration::seconds(
             tms_domain::sync::ENQUEUE_GRACE_SECS + 1,
@@ -424,4 +455,115 @@ fn engine_name(e: Engine) -> &'static str {
 #[allow(dead_code)]
 fn oauth() -> FakeConfig {
     FakeConfig::oauth()
+}
+
+/// Two runs of one course with the same dates: TPGateway refuses the
+/// second publish with "Course Run ID is N". On a first attempt that run is
+/// not ours to adopt: the second run fails with TPGateway's message.
+async fn same_dates_on_a_first_publish_are_not_adopted(sys: TestSystem) {
+    let (first, _) = sys.create_run(&run_body()).await;
+    sys.work().await;
+    let (second, _) = sys.create_run(&run_body()).await;
+    sys.work().await;
+    assert_eq!(run(&sys, &first).await["status"], "synced");
+    let r = run(&sys, &second).await;
+    assert_eq!(r["status"], "failed", "{r}");
+    assert!(r["external_id"].is_null());
+    assert!(
+        r["sync"]["error"]["details"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Course Run ID is")),
+        "{r}"
+    );
+    assert_eq!(sys.fake().runs().len(), 1);
+}
+
+/// A worker died holding a job (running, lease expired): the sweeper finds
+/// it through the due index and re-enqueues it; the next attempt looks
+/// TPGateway up first (the dead worker may have published), then publishes.
+async fn dead_worker_lease_expires_and_job_is_swept(sys: TestSystem) {
+    let (id, _) = sys.create_run(&run_body()).await;
+    // The worker took the message and died before finishing.
+    let taken = sys.receive_all().await;
+    assert_eq!(taken.len(), 1);
+    let job_id = serde_json::from_str::<Value>(&taken[0].body).expect("json")["job_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let pk = tms_app::keys::sync_job_pk(&job_id);
+    let item = sys
+        .app
+        .store
+        .get(&pk, &pk)
+        .await
+        .expect("get")
+        .expect("job");
+    let mut job: tms_domain::sync::SyncJob = tms_app::records::decode(&item).expect("job");
+    let past = chrono::Utc::now() - chrono::Duration::seconds(5);
+    job.status = tms_domain::sync::SyncStatus::Running;
+    job.attempts = 1;
+    job.lease_until = Some(past);
+    job.next_retry_at = past;
+    let next = tms_app::records::sync_job_item(&job, item.version + 1).expect("item");
+    sys.app
+        .store
+        .put(next, tms_ports::Condition::VersionIs(item.version))
+        .await
+        .expect("put");
+    for m in &taken {
+        sys.app
+            .queue
+            .delete(tms_ports::QueueName::Main, &m.receipt_handle)
+            .await
+            .expect("delete");
+    }
+    let report = sys
+        .app
+        .sweep_due_jobs(chrono::Duration::minutes(5), 100)
+        .await
+        .expect("sweep");
+    assert_eq!((report.found, report.enqueued), (1, 1));
+    sys.work().await;
+    assert_eq!(run(&sys, &id).await["status"], "synced");
+    assert_eq!(
+        sys.fake().calls(Route::RunsByCrn),
+        1,
+        "looked up before publishing"
+    );
+    assert_eq!(only_fake_run(&sys).publish_count, 1);
+    let j = sys.get(&format!("/sync-jobs/{job_id}")).await;
+    assert_eq!(j.body["status"], "succeeded");
+    assert_eq!(j.body["attempts"], 2);
+}
+
+/// A publish that times out (TPGateway never answers) is an unknown
+/// outcome: the retry looks the run up first, finds none, and publishes.
+async fn time_out_is_an_unknown_outcome(sys: TestSystem) {
+    let mut cfg = tms_tests::test_config().tpgateway;
+    cfg.inline_secret = Some(sys.fake().secret_json().to_string());
+    cfg.timeouts = vec![(
+        tms_ports::Api::PublishRun,
+        std::time::Duration::from_millis(300),
+    )];
+    let app = tms_app::App {
+        tpgateway: tms_runtime::local_tpgateway(&cfg).expect("client"),
+        ..sys.app.clone()
+    };
+    let sys = sys.with_app(app);
+    sys.fake().inject(Route::Publish, Fault::Hang, 1);
+    let (id, _) = sys.create_run(&run_body()).await;
+    sys.work().await;
+    let js = jobs(&sys, &id).await;
+    let publish = js
+        .iter()
+        .find(|j| j["job_type"] == "course_run_upsert")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(publish["status"], "succeeded", "{js:?}");
+    assert_eq!(publish["attempts"], 2);
+    assert_eq!(publish["failure"]["kind"], "unknown_outcome", "{publish}");
+    assert_eq!(sys.fake().calls(Route::RunsByCrn), 1);
+    assert_eq!(sys.fake().calls(Route::Publish), 2);
+    assert_eq!(only_fake_run(&sys).publish_count, 1);
+    assert_eq!(run(&sys, &id).await["status"], "synced");
 }

@@ -2,6 +2,11 @@
 //! (SQLite file): every router in one HTTP server, plus the sync worker and
 //! sweeper loops. Set TMS_ENGINE=aws (and AWS_ENDPOINT_URL) to run the same
 //! on DynamoDB and SQS.
+//!
+//! TPGateway: the secret document in the file named by
+//! TMS_TPGATEWAY_SECRET_FILE (e.g. UAT); without it, a fake TPGateway is
+//! started in this process on a loopback port (TMS_FAKE_TPGATEWAY_BIND,
+//! default 127.0.0.1:0) and the worker syncs to it.
 
 use std::time::Duration;
 
@@ -19,16 +24,52 @@ const DRAIN: Duration = Duration::from_secs(10);
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tms_runtime::init_logging();
-    let cfg = Config::from_env(Engine::Embedded)?;
+    let mut cfg = Config::from_env(Engine::Embedded)?;
     let limits = ServerLimits::from_env()?;
+    let fake = if cfg.tpgateway.secret_file.is_none() {
+        let bind = std::env::var("TMS_FAKE_TPGATEWAY_BIND")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "127.0.0.1:0".into());
+        let addr: std::net::SocketAddr = bind.parse().map_err(|_| {
+            format!("TMS_FAKE_TPGATEWAY_BIND must be an address like 127.0.0.1:9090, got {bind:?}")
+        })?;
+        let latency = match std::env::var("TMS_FAKE_TPGATEWAY_LATENCY_MS") {
+            Ok(v) if !v.trim().is_empty() => {
+                Duration::from_millis(v.trim().parse().map_err(|_| {
+                    format!(
+                        "TMS_FAKE_TPGATEWAY_LATENCY_MS must be a number of milliseconds, got {v:?}"
+                    )
+                })?)
+            }
+            _ => Duration::ZERO,
+        };
+        let fake = tms_fake_tpgateway::FakeTpg::start_on(
+            tms_fake_tpgateway::FakeConfig {
+                latency,
+                ..tms_fake_tpgateway::FakeConfig::oauth()
+            },
+            addr,
+        )
+        .await?;
+        cfg.tpgateway.inline_secret = Some(fake.secret_json().to_string());
+        tracing::info!(base_url = %fake.base_url(), "no TMS_TPGATEWAY_SECRET_FILE: syncing to the in-process fake TPGateway");
+        Some(fake)
+    } else {
+        None
+    };
     let app = tms_runtime::build_app(&cfg).await?;
     let router = tms_http::router(app.clone(), tms_runtime::actor_source(&cfg), &Resource::ALL);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(tms_runtime::loops::worker(
-        app.clone(),
-        cfg.worker_visibility_timeout,
-        stop_rx.clone(),
-    ));
+    let workers: Vec<_> = (0..cfg.worker_loops)
+        .map(|_| {
+            tokio::spawn(tms_runtime::loops::worker(
+                app.clone(),
+                cfg.worker_visibility_timeout,
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
     let sweeper = tokio::spawn(tms_runtime::loops::sweeper(
         app,
         cfg.sweep_interval,
@@ -42,7 +83,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(worker, sweeper);
+    for w in workers {
+        let _ = w.await;
+    }
+    let _ = sweeper.await;
+    if let Some(f) = fake {
+        f.shutdown().await;
+    }
     tracing::info!("TMS stopped");
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The real `tms-local` binary, started as a person starts it, driven over
-//! TCP the way the README's curl tour does: create a run with sessions, list
-//! it, update it with If-Match, 412 with a stale ETag, cancel it, read its
-//! audit trail. Plain HTTP/1.1 over std's TcpStream: no client crate.
+//! TCP the way the README's curl tour does: create a run with sessions, see
+//! it synced to the in-process fake TPGateway, list it, update it with
+//! If-Match, 412 with a stale ETag, cancel it, read its audit trail. Plain
+//! HTTP/1.1 over std's TcpStream: no client crate.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -85,6 +86,7 @@ fn the_readme_tour_against_the_real_binary() {
         "registration_opening": "2025-01-01", "registration_closing": "2025-01-10",
         "start_date": "2025-01-15", "end_date": "2025-01-16",
         "delivery_mode": "classroom", "capacity": 20,
+        "course_admin_email": "admin@example.sg",
         "venue": {"floor": "03", "unit": "01", "postal_code": "408533", "room": "R1"},
         "sessions": [{"session_date": "2025-01-15", "start_time": "09:00", "end_time": "18:00"}]
     });
@@ -102,36 +104,75 @@ fn the_readme_tour_against_the_real_binary() {
         Some(format!("/course-runs/{id}").as_str())
     );
     assert_eq!(created.header("etag"), Some("\"1\""));
+    assert_eq!(created.body["status"], "pending");
+
+    // The worker syncs it to the in-process fake TPGateway: synced, with
+    // TPGateway's run id and session ids. (A bound that only catches a hang.)
+    let path = format!("/course-runs/{id}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let synced = loop {
+        let r = request(&s, "GET", &path, &[], None);
+        let sessions_known = r.body["sessions"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|s| s["external_id"].is_string()));
+        if r.body["status"] == "synced" && sessions_known {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never synced: {:?}",
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let tpg_run_id = synced.body["external_id"]
+        .as_str()
+        .expect("TPGateway run id");
+    assert_eq!(
+        synced.body["sessions"][0]["external_id"],
+        json!(format!("TGS-2020000697-{tpg_run_id}-S1"))
+    );
 
     let listed = request(
         &s,
         "GET",
-        "/course-runs?status=pending&start_from=2025-01-01",
+        "/course-runs?status=synced&start_from=2025-01-01",
         &[],
         None,
     );
     assert_eq!(listed.status, 200);
     assert_eq!(listed.body["items"][0]["id"], json!(id));
 
-    let path = format!("/course-runs/{id}");
+    // The worker's records changed the run: its ETag is the current one.
+    let etag = synced.header("etag").expect("etag").to_string();
     let change = json!({"title": "Workplace Safety (revised)"});
-    let updated = request(&s, "PATCH", &path, &[("If-Match", "\"1\"")], Some(&change));
+    let updated = request(&s, "PATCH", &path, &[("If-Match", &etag)], Some(&change));
     assert_eq!(updated.status, 200, "{:?}", updated.body);
-    assert_eq!(updated.header("etag"), Some("\"2\""));
-    let stale = request(&s, "PATCH", &path, &[("If-Match", "\"1\"")], Some(&change));
+    let stale = request(&s, "PATCH", &path, &[("If-Match", &etag)], Some(&change));
     assert_eq!(stale.status, 412);
     assert_eq!(
         stale.header("content-type"),
         Some("application/problem+json")
     );
 
-    let cancelled = request(
-        &s,
-        "POST",
-        &format!("{path}/cancel"),
-        &[("If-Match", "\"2\"")],
-        Some(&json!({"reason": "not enough trainees"})),
-    );
+    // The worker may record the edit's sync between a read and the cancel:
+    // a client re-reads on 412 and tries again, as here.
+    let mut cancelled = None;
+    for _ in 0..5 {
+        let current = request(&s, "GET", &path, &[], None);
+        let r = request(
+            &s,
+            "POST",
+            &format!("{path}/cancel"),
+            &[("If-Match", current.header("etag").expect("etag"))],
+            Some(&json!({"reason": "not enough trainees"})),
+        );
+        if r.status != 412 {
+            cancelled = Some(r);
+            break;
+        }
+    }
+    let cancelled = cancelled.expect("a cancel that is not stale five times over");
     assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
     assert_eq!(cancelled.body["status"], "cancelled");
 
@@ -143,11 +184,14 @@ fn the_readme_tour_against_the_real_binary() {
         None,
     );
     assert_eq!(audit.status, 200);
+    // What people did, newest first (the worker's course_run.synced
+    // records sit between them).
     let actions: Vec<&str> = audit.body["items"]
         .as_array()
         .expect("items")
         .iter()
         .filter_map(|a| a["action"].as_str())
+        .filter(|a| !a.starts_with("course_run.sync"))
         .collect();
     assert_eq!(
         actions,

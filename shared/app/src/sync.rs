@@ -121,6 +121,18 @@ pub(crate) fn failure_of(e: &TpgError, at: DateTime<Utc>) -> SyncFailure {
     }
 }
 
+/// A failure of our own making (no answer from TPGateway involved).
+fn local_failure(kind: FailureKind, message: &str, at: DateTime<Utc>) -> SyncFailure {
+    SyncFailure {
+        kind,
+        http_status: None,
+        code: None,
+        message: message.into(),
+        details: Vec::new(),
+        at,
+    }
+}
+
 /// How many times a finisher re-reads the entity when a person's change
 /// lands between its read and its write.
 const RECORD_ATTEMPTS: usize = 5;
@@ -177,24 +189,40 @@ impl App {
             self.finish_done(&claim, Done::nothing(note)).await?;
             return Ok(MessageOutcome::Ack);
         }
+        let now = self.now();
         match self.run_handler(job).await {
             Ok(done) => {
                 self.finish_done(&claim, done).await?;
                 Ok(MessageOutcome::Ack)
             }
-            Err(JobError::Tpg(e)) if e.kind == ErrorKind::Permanent => {
-                self.finish_failed(&claim, &e).await?;
-                Ok(MessageOutcome::Ack)
+            Err(JobError::Tpg(e)) => {
+                tracing::warn!(
+                    job_id = %job.id,
+                    correlation_id = %job.correlation_id,
+                    api = e.api.as_str(),
+                    kind = ?e.kind,
+                    status = e.status,
+                    code = e.code.as_deref().unwrap_or(""),
+                    "TPGateway did not take the sync job"
+                );
+                let failure = failure_of(&e, now);
+                if e.kind == ErrorKind::Permanent {
+                    self.finish_failed(&claim, failure).await?;
+                    Ok(MessageOutcome::Ack)
+                } else {
+                    self.finish_retry(&claim, failure, e.retry_after, receive_count)
+                        .await
+                }
             }
-            Err(JobError::Tpg(e)) => self.finish_retry(&claim, &e, receive_count).await,
             Err(JobError::App(e)) => {
                 tracing::warn!(job_id = %job.id, error = %e, "sync job failed on our side; retrying");
-                let as_tpg = TpgError::local(
-                    tms_ports::Api::GetRun,
-                    ErrorKind::Transient,
+                let failure = local_failure(
+                    FailureKind::Transient,
                     "the system could not complete the job; it is retried",
+                    now,
                 );
-                self.finish_retry(&claim, &as_tpg, receive_count).await
+                self.finish_retry(&claim, failure, None, receive_count)
+                    .await
             }
         }
     }
@@ -203,11 +231,9 @@ impl App {
     async fn run_handler(&self, job: &SyncJob) -> Result<Done, JobError> {
         match job.entity_type {
             EntityType::CourseRun => self.sync_course_run(job).await,
-            other => Err(JobError::Tpg(TpgError::local(
-                tms_ports::Api::GetRun,
-                ErrorKind::Permanent,
-                format!("no sync handler for {other} jobs"),
-            ))),
+            other => Err(JobError::App(AppError::Internal(format!(
+                "no sync handler for {other} jobs"
+            )))),
         }
     }
 
@@ -365,18 +391,9 @@ impl App {
     /// Records a permanent refusal: job failed, entity failed with
     /// TPGateway's message (when the refused data is still current), the
     /// lock released, an audit record.
-    async fn finish_failed(&self, claim: &Claim, e: &TpgError) -> Result<(), AppError> {
+    async fn finish_failed(&self, claim: &Claim, failure: SyncFailure) -> Result<(), AppError> {
         let now = self.now();
-        let failure = failure_of(e, now);
         let next = claim.job.failed(now, failure.clone(), Vec::new());
-        tracing::warn!(
-            job_id = %next.id,
-            correlation_id = %next.correlation_id,
-            api = e.api.as_str(),
-            status = e.status,
-            code = e.code.as_deref().unwrap_or(""),
-            "TPGateway refused the sync job; it waits for a fix"
-        );
         for _ in 0..RECORD_ATTEMPTS {
             let mut change = ChangeSet::default();
             if claim.job.entity_type == EntityType::CourseRun {
@@ -408,7 +425,8 @@ impl App {
     async fn finish_retry(
         &self,
         claim: &Claim,
-        e: &TpgError,
+        failure: SyncFailure,
+        retry_after: Option<std::time::Duration>,
         receive_count: u32,
     ) -> Result<MessageOutcome, AppError> {
         let now = self.now();
@@ -416,10 +434,9 @@ impl App {
         let max = Duration::from_std(self.sync.backoff_max).unwrap_or(Duration::minutes(15));
         let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
         let mut delay = backoff(claim.job.attempts, base, max, jitter);
-        if let Some(after) = e.retry_after.and_then(|d| Duration::from_std(d).ok()) {
+        if let Some(after) = retry_after.and_then(|d| Duration::from_std(d).ok()) {
             delay = delay.max(after);
         }
-        let failure = failure_of(e, now);
         let last = receive_count >= self.sync.max_receive_count;
         let next = if last {
             claim.job.dead_lettered(now, failure, Vec::new())
@@ -429,9 +446,6 @@ impl App {
         tracing::warn!(
             job_id = %next.id,
             correlation_id = %next.correlation_id,
-            api = e.api.as_str(),
-            kind = ?e.kind,
-            status = e.status,
             attempt = next.attempts,
             receive_count,
             retry_in_ms = delay.num_milliseconds(),

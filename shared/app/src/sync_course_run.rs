@@ -155,15 +155,20 @@ impl App {
                         });
                     }
                     Err(e) if e.kind == ErrorKind::Permanent => {
-                        match e.body.as_deref().and_then(tpg::existing_run_id) {
-                            // Published before (our own earlier attempt):
-                            // adopt it and bring it up to date.
-                            Some(id) => {
+                        let existing = e.body.as_deref().and_then(tpg::existing_run_id);
+                        match existing {
+                            // Published by an earlier attempt of ours (one
+                            // that went unanswered, or failed after it was
+                            // sent): adopt it and bring it up to date. A
+                            // first attempt refused so found another run of
+                            // the same course and dates, which is not ours
+                            // to take: a person decides.
+                            Some(id) if self.earlier_publish_attempt(job).await? => {
                                 tracing::info!(job_id = %job.id, "TPGateway has the run already; adopting it");
                                 look_first = true;
                                 id
                             }
-                            None => return Err(e.into()),
+                            _ => return Err(e.into()),
                         }
                     }
                     Err(e) => return Err(e.into()),
@@ -172,30 +177,25 @@ impl App {
         };
         // Edit. After an unknown outcome, list TPGateway's sessions first
         // and set ours against them, so that nothing is added twice.
-        let (sessions, published, changed, listed) = if look_first {
+        let (sessions, published, changed) = if look_first {
             let theirs = self.tpg_sessions(p, run, &run_ext).await?;
             let plan = tpg::reconcile_sessions(&sessions, &theirs);
-            (
-                plan.sessions,
-                plan.live_ids.clone(),
-                plan.changed,
-                Some(plan.live_ids),
-            )
+            (plan.sessions, plan.live_ids, plan.changed)
         } else {
-            (sessions, run.sync.tpg_session_ids.clone(), Vec::new(), None)
+            (sessions, run.sync.tpg_session_ids.clone(), Vec::new())
         };
         let req = TpgRequest::new(Api::EditRun, format!("/courses/courseRuns/edit/{run_ext}"))
             .query("includeExpiredCourses", "true")
             .body(tpg::edit_run(p, run, &sessions, &published));
         let resp = self.tpgateway.call(req).await?;
         receipts.push(self.receipt(job, Api::EditRun, &resp, Some(run_ext.clone())));
-        // Sessions added (no id yet) or deleted: learn TPGateway's ids.
-        let current: Vec<&String> = sessions
+        // TPGateway now lists the sessions we hold ids of (those we told it
+        // to delete are gone); the ones just added have ids to learn.
+        let live: Vec<String> = sessions
             .iter()
-            .filter_map(|s| s.external_id.as_ref())
+            .filter_map(|s| s.external_id.clone())
             .collect();
-        let fetch_sessions = sessions.iter().any(|s| s.external_id.is_none())
-            || published.iter().any(|id| !current.contains(&id));
+        let fetch_sessions = sessions.iter().any(|s| s.external_id.is_none());
         Ok(Done {
             receipts,
             note: None,
@@ -204,11 +204,7 @@ impl App {
                 read_version: part.version,
                 external_id: Some(run_ext),
                 session_ids: changed,
-                tpg_session_ids: if fetch_sessions {
-                    None
-                } else {
-                    listed.or(Some(published))
-                },
+                tpg_session_ids: Some(live),
                 synced: true,
                 fetch_sessions,
             }),
@@ -364,9 +360,25 @@ impl App {
         }
     }
 
+    /// Whether a publish of this run was attempted before this attempt:
+    /// this job's earlier attempts, or another upsert job of the run that
+    /// was claimed.
+    async fn earlier_publish_attempt(&self, job: &SyncJob) -> Result<bool, AppError> {
+        if job.attempts > 1 || job.unknown_outcome {
+            return Ok(true);
+        }
+        self.upsert_claimed(job, Some(&job.id)).await
+    }
+
     /// Whether any publish of the run was ever attempted: an upsert job of
     /// the run that was claimed.
     async fn publish_may_have_reached(&self, job: &SyncJob) -> Result<bool, AppError> {
+        self.upsert_claimed(job, None).await
+    }
+
+    /// Whether an upsert job of the job's entity (other than `except`) was
+    /// ever claimed.
+    async fn upsert_claimed(&self, job: &SyncJob, except: Option<&str>) -> Result<bool, AppError> {
         let query = tms_ports::Query {
             index: Some(tms_ports::Index::Gsi1),
             pk: crate::keys::sync_jobs_of_entity_pk(job.entity_type, &job.entity_id),
@@ -380,7 +392,10 @@ impl App {
             let page = self.store.query(&query).await?;
             for item in &page.items {
                 let j: SyncJob = crate::records::decode(item)?;
-                if j.job_type == JobType::CourseRunUpsert && j.attempts > 0 {
+                if j.job_type == JobType::CourseRunUpsert
+                    && j.attempts > 0
+                    && Some(j.id.as_str()) != except
+                {
                     return Ok(true);
                 }
             }

@@ -27,6 +27,9 @@ pub struct Config {
     pub sweep_interval: Duration,
     pub requeue_after: Duration,
     pub worker_visibility_timeout: Duration,
+    /// Local run: how many worker loops receive and handle batches side by
+    /// side (`TMS_WORKER_LOOPS`, default 4).
+    pub worker_loops: usize,
     pub tpgateway: TpGatewayConfig,
     pub sync: tms_app::SyncSettings,
 }
@@ -221,6 +224,17 @@ impl Config {
             sweep_interval: secs("TMS_SWEEP_INTERVAL_SECS", 60)?,
             requeue_after: secs("TMS_REQUEUE_AFTER_SECS", 300)?,
             worker_visibility_timeout: secs("TMS_WORKER_VISIBILITY_SECS", 120)?,
+            worker_loops: match var("TMS_WORKER_LOOPS") {
+                None => 4,
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or(ConfigError::Invalid {
+                        name: "TMS_WORKER_LOOPS",
+                        reason: format!("must be a whole number from 1 to 64, got {v:?}"),
+                    })?,
+            },
             tpgateway: TpGatewayConfig::from_env()?,
             sync: sync_settings()?,
         })

@@ -9,6 +9,8 @@
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod loops;
+#[cfg(feature = "sqs-events")]
+pub mod sqs_events;
 pub mod worker;
 
 use std::sync::Arc;
@@ -199,4 +201,23 @@ async fn bootstrap(
     _sqs: &aws_sdk_sqs::Client,
 ) -> Result<(String, String), RuntimeError> {
     Err(RuntimeError::NotBuilt("TMS_BOOTSTRAP=true"))
+}
+
+/// One sweep of the scheduled sweeper: pages of due jobs re-enqueued until
+/// a page comes back short (at most 10 pages, so one run stays short).
+pub async fn sweep(app: &App, cfg: &Config) -> Result<serde_json::Value, tms_app::AppError> {
+    const PAGE: u32 = 100;
+    let requeue =
+        chrono::Duration::from_std(cfg.requeue_after).unwrap_or(chrono::Duration::minutes(5));
+    let (mut found, mut enqueued, mut not_sent) = (0, 0, 0);
+    for _ in 0..10 {
+        let r = app.sweep_due_jobs(requeue, PAGE).await?;
+        found += r.found;
+        enqueued += r.enqueued;
+        not_sent += r.not_sent;
+        if r.found < PAGE as usize {
+            break;
+        }
+    }
+    Ok(serde_json::json!({ "found": found, "enqueued": enqueued, "not_sent": not_sent }))
 }

@@ -4,4 +4,5 @@
 //! suites can share one table.
 
 pub mod queue;
+pub mod secrets;
 pub mod store;

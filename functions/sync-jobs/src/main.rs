@@ -1,0 +1,15 @@
+//! The sync-jobs Lambda: `/sync-jobs`, the ops view of the sync to
+//! TPGateway (list, read, retry, redrive). Builds its state once, then
+//! serves.
+
+use tms_http::Resource;
+use tms_runtime::{Config, Engine};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tms_runtime::init_logging();
+    let cfg = Config::from_env(Engine::Aws)?;
+    let app = tms_runtime::build_app(&cfg).await?;
+    let router = tms_http::router(app, tms_runtime::actor_source(&cfg), &[Resource::SyncJobs]);
+    lambda_http::run(router).await
+}
