@@ -265,9 +265,60 @@ async fn permanent_refusal_then_fix(sys: TestSystem) {
     assert!(js[0]["last_error"].is_string());
     let audit = sys.audit_actions("course_run", &id).await;
     assert!(audit.contains(&"course_run.sync_failed".to_string()));
-    // Not retried by itself: the sweeper finds nothing due.
+    // Not retried by itself: nothing is due, nothing in the queue.
     assert_eq!(sys.work().await, 0);
     assert_eq!(sys.fake().runs().len(), 0);
+    // Ops see it among the failed jobs, and may retry it: with the data
+    // unchanged, TPGateway refuses it again.
+    let failed = sys.get("/sync-jobs?status=failed").await;
+    assert_eq!(failed.status, 200, "{:?}", failed.body);
+    assert!(
+        failed.body["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|j| j["id"] == js[0]["id"])),
+        "{:?}",
+        failed.body
+    );
+    let job_id = js[0]["id"].as_str().unwrap_or_default().to_string();
+    let retried = sys
+        .call("POST", &format!("/sync-jobs/{job_id}/retry"), &[], None)
+        .await;
+    assert_eq!(retried.status, 200, "{:?}", retried.body);
+    assert_eq!(retried.body["status"], "queued");
+    sys.work().await;
+    let again = sys.get(&format!("/sync-jobs/{job_id}")).await;
+    assert_eq!(again.body["status"], "failed");
+    assert_eq!(again.body["attempts"], 2);
+    let trail = sys.audit_actions("sync_job", &job_id).await;
+    assert_eq!(trail, vec!["sync_job.retried".to_string()]);
+    // Only failed and dead-lettered jobs can be retried.
+    let first_job_of_another = {
+        let (other, _) = sys
+            .create_run(&{
+                let mut b = run_body();
+                b["end_date"] = json!("2025-01-20");
+                b
+            })
+            .await;
+        sys.work().await;
+        jobs(&sys, &other).await[0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let refused = sys
+        .call(
+            "POST",
+            &format!("/sync-jobs/{first_job_of_another}/retry"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    // A list needs a filter.
+    let bare = sys.get("/sync-jobs").await;
+    assert_eq!(bare.status, 400);
+    assert_eq!(bare.error_fields(), vec!["status".to_string()]);
     // The fix.
     let g = sys.get(&format!("/course-runs/{id}")).await;
     let p = sys
@@ -282,7 +333,8 @@ async fn permanent_refusal_then_fix(sys: TestSystem) {
     let r = run(&sys, &id).await;
     assert_eq!(r["status"], "synced", "{r}");
     assert!(r["sync"]["error"].is_null());
-    assert_eq!(only_fake_run(&sys).publish_count, 1);
+    assert_eq!(sys.fake().runs().len(), 2);
+    assert!(sys.fake().runs().iter().all(|r| r.publish_count == 1));
 }
 
 /// A poison message (TPGateway fails every time) reaches the dead-letter

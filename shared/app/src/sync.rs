@@ -98,6 +98,13 @@ impl Done {
     }
 }
 
+/// What a finished job records on its entity.
+#[derive(Clone, Copy)]
+enum Outcome<'a> {
+    Done(&'a Done),
+    Failed(&'a SyncFailure),
+}
+
 /// TPGateway's failure as the job and the entity keep it.
 pub(crate) fn failure_of(e: &TpgError, at: DateTime<Utc>) -> SyncFailure {
     SyncFailure {
@@ -190,6 +197,14 @@ impl App {
             return Ok(MessageOutcome::Ack);
         }
         let now = self.now();
+        if let Some(reason) = self.waiting_on(job).await? {
+            // Not an error of TPGateway's: the job waits, with backoff.
+            tracing::info!(job_id = %job.id, reason = %reason, "sync job waits for a dependency");
+            let failure = local_failure(FailureKind::Transient, &reason, now);
+            return self
+                .finish_retry(&claim, failure, None, receive_count)
+                .await;
+        }
         match self.run_handler(job).await {
             Ok(done) => {
                 self.finish_done(&claim, done).await?;
@@ -224,6 +239,17 @@ impl App {
                 self.finish_retry(&claim, failure, None, receive_count)
                     .await
             }
+        }
+    }
+
+    /// The entity's dependency rule: what TPGateway must have before this
+    /// job can be sent (an enrolment needs its run's TPGateway id,
+    /// attendance its session ids), as the reason to wait, or `None`.
+    /// A course run depends on nothing.
+    async fn waiting_on(&self, job: &SyncJob) -> Result<Option<String>, AppError> {
+        match job.entity_type {
+            EntityType::CourseRun => Ok(None),
+            _ => Ok(None),
         }
     }
 
@@ -354,38 +380,16 @@ impl App {
         let next = claim
             .job
             .succeeded(now, done.receipts.clone(), done.note.clone());
-        for _ in 0..RECORD_ATTEMPTS {
-            let mut change = ChangeSet::default();
-            if let Some(effect) = &done.entity {
-                self.record_run_effect(&mut change, &claim.job, effect, &done.receipts, now)
-                    .await?;
-            }
-            let entity_ops = change.len();
-            self.end_claim(&mut change, claim, &next)?;
-            match self.commit_system(change).await {
-                Ok(()) => {
-                    tracing::info!(
-                        job_id = %next.id,
-                        correlation_id = %next.correlation_id,
-                        receipts = done.receipts.len(),
-                        note = next.note.as_deref().unwrap_or(""),
-                        "sync job succeeded"
-                    );
-                    return Ok(());
-                }
-                Err(SystemCommitFailure::Conflict(i)) if i < entity_ops => continue,
-                Err(SystemCommitFailure::Contention) => continue,
-                Err(SystemCommitFailure::Conflict(_)) => {
-                    return Err(AppError::Contention(
-                        "the job's claim was lost while it ran".into(),
-                    ))
-                }
-                Err(SystemCommitFailure::Other(e)) => return Err(e),
-            }
-        }
-        Err(AppError::Contention(
-            "the entity kept changing while the sync result was recorded".into(),
-        ))
+        self.record_outcome(claim, &next, Outcome::Done(&done), now)
+            .await?;
+        tracing::info!(
+            job_id = %next.id,
+            correlation_id = %next.correlation_id,
+            receipts = done.receipts.len(),
+            note = next.note.as_deref().unwrap_or(""),
+            "sync job succeeded"
+        );
+        Ok(())
     }
 
     /// Records a permanent refusal: job failed, entity failed with
@@ -394,14 +398,44 @@ impl App {
     async fn finish_failed(&self, claim: &Claim, failure: SyncFailure) -> Result<(), AppError> {
         let now = self.now();
         let next = claim.job.failed(now, failure.clone(), Vec::new());
+        self.record_outcome(claim, &next, Outcome::Failed(&failure), now)
+            .await
+    }
+
+    /// Commits the job's next state, its lock's release and the entity's
+    /// side of an outcome in one transaction. The entity is read afresh
+    /// for each try: when a person's change lands between the read and the
+    /// write, the outcome is applied again to the new state.
+    async fn record_outcome(
+        &self,
+        claim: &Claim,
+        next: &SyncJob,
+        outcome: Outcome<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
         for _ in 0..RECORD_ATTEMPTS {
             let mut change = ChangeSet::default();
-            if claim.job.entity_type == EntityType::CourseRun {
-                self.record_run_failure(&mut change, &claim.job, &failure, now)
-                    .await?;
+            match (claim.job.entity_type, outcome) {
+                (EntityType::CourseRun, Outcome::Done(done)) => {
+                    if let Some(effect) = &done.entity {
+                        self.record_run_effect(
+                            &mut change,
+                            &claim.job,
+                            effect,
+                            &done.receipts,
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+                (EntityType::CourseRun, Outcome::Failed(failure)) => {
+                    self.record_run_failure(&mut change, &claim.job, failure, now)
+                        .await?;
+                }
+                _ => {}
             }
             let entity_ops = change.len();
-            self.end_claim(&mut change, claim, &next)?;
+            self.end_claim(&mut change, claim, next)?;
             match self.commit_system(change).await {
                 Ok(()) => return Ok(()),
                 Err(SystemCommitFailure::Conflict(i)) if i < entity_ops => continue,
@@ -415,7 +449,7 @@ impl App {
             }
         }
         Err(AppError::Contention(
-            "the entity kept changing while the failure was recorded".into(),
+            "the entity kept changing while the sync outcome was recorded".into(),
         ))
     }
 
