@@ -18,3 +18,4 @@ pub mod types;
 pub use error::{DomainError, FieldError, ValidationErrors};
 pub use ids::{RunId, SessionId, TrainerId, TypedId};
 pub use kinds::{AuditAction, EntityType};
+pub use types::Password;

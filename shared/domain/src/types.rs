@@ -289,6 +289,30 @@ impl ModeOfTraining {
     }
 }
 
+/// A password as it arrives in a request (login, a new password). It can
+/// be read from JSON but never written back: it has no `Serialize`, no
+/// `Display`, and `Debug` prints `Password(<redacted>)`. The value is read
+/// only through [`Password::expose`], by the hasher and the policy check.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(s: impl Into<String>) -> Self {
+        Password(s.into())
+    }
+    /// The text itself, for hashing and checking only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
 /// A venue as TPGateway takes it (API-NOTES §6.1, with its length limits).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Venue {
@@ -373,6 +397,26 @@ impl VenueInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_reads_from_json_and_prints_nothing() {
+        let p: Password = serde_json::from_str(r#""correct horse battery""#).unwrap();
+        assert_eq!(p.expose(), "correct horse battery");
+        assert_eq!(p, Password::new("correct horse battery"));
+        assert_eq!(format!("{p:?}"), "Password(<redacted>)");
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Login {
+            email: String,
+            password: Password,
+        }
+        let login: Login =
+            serde_json::from_str(r#"{"email":"a@b.sg","password":"hunter2-hunter2"}"#).unwrap();
+        assert_eq!(login.password.expose(), "hunter2-hunter2");
+        assert!(!format!("{login:?}").contains("hunter2"));
+        assert!(serde_json::from_str::<Password>("12345").is_err());
+        assert!(serde_json::from_str::<Password>("null").is_err());
+    }
 
     #[test]
     fn course_ref() {
