@@ -5,6 +5,7 @@
 //! leaves through a parser that returns either typed values or every
 //! field-level problem at once ("parse, don't validate").
 
+pub mod access;
 pub mod audit;
 pub mod course_run;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod sync;
 pub mod tpg;
 pub mod types;
 
+pub use access::{decide, matrix_markdown, Action, Area, Decision, Grant, Ownership, Role};
 pub use error::{DomainError, FieldError, ValidationErrors};
 pub use ids::{RunId, SessionId, TrainerId, TypedId};
 pub use kinds::{AuditAction, EntityType};
