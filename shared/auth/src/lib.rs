@@ -7,6 +7,9 @@
 
 pub mod jwt;
 pub mod key;
+pub mod password;
+pub mod refresh;
 
 pub use jwt::{Claims, Expect, TokenError};
 pub use key::{KeyError, SigningKey};
+pub use password::PasswordError;
