@@ -255,6 +255,7 @@ impl TestSystem {
                     tpgateway: tms_runtime::local_tpgateway(&test_config().tpgateway)
                         .expect("tpgateway client"),
                     sync: test_sync_settings(),
+                    auth: tms_runtime::auth_keys(&test_config(), None),
                 };
                 counter.take();
                 let sqs = Some((sqs, urls.main_url, urls.dlq_url));
@@ -369,6 +370,7 @@ impl TestSystem {
             app.clone(),
             tms_http::ActorSource::Fixed(Actor {
                 user_id: TEST_ACTOR.into(),
+                roles: vec![tms_domain::access::Role::Admin],
             }),
             &tms_http::Resource::ALL,
         );
@@ -593,11 +595,12 @@ pub fn test_config() -> tms_runtime::Config {
         dlq_name: "tms-sync-dlq".into(),
         bootstrap: false,
         bind: "127.0.0.1:0".into(),
-        acting_user: TEST_ACTOR.into(),
+        auth: test_auth_config(),
         sweep_interval: std::time::Duration::from_secs(60),
         requeue_after: std::time::Duration::from_secs(300),
         worker_visibility_timeout: std::time::Duration::from_secs(30),
         worker_loops: 1,
+        cors_origins: Vec::new(),
         tpgateway: tms_runtime::TpGatewayConfig {
             secret_file: None,
             secret_id: "unused".into(),
@@ -607,6 +610,17 @@ pub fn test_config() -> tms_runtime::Config {
             inline_secret: None,
         },
         sync: test_sync_settings(),
+    }
+}
+
+/// Sign-in for tests: a random signing key held in memory.
+pub fn test_auth_config() -> tms_runtime::config::AuthConfig {
+    tms_runtime::config::AuthConfig {
+        secret_file: None,
+        secret_id: "tms/auth".into(),
+        inline_secret: Some(tms_runtime::random_auth_secret()),
+        settings: tms_app::auth::AuthSettings::default(),
+        bootstrap_admin: None,
     }
 }
 

@@ -935,6 +935,7 @@ async fn api_template_routes_are_all_served() {
         let router = tms_http::router(
             sys.app.clone(),
             tms_http::ActorSource::Fixed(tms_app::Actor {
+                roles: vec![tms_domain::access::Role::Admin],
                 user_id: tms_tests::TEST_ACTOR.into(),
             }),
             &[*resource],

@@ -448,15 +448,26 @@ async fn bad_input_suite(sys: TestSystem) {
         .as_str()
         .expect("session id")
         .to_string();
+    let user = sys
+        .post("/users", &tms_http::routes::users::example_user(), &[])
+        .await;
+    assert_eq!(user.status, 201, "{:?}", user.body);
+    let user_id = user.body["id"].as_str().expect("user id").to_string();
     let before = (sys.all_versions().await, sys.message_counts().await);
     let docs = tms_http::route_docs(&tms_http::Resource::ALL);
     let mut total = 0;
     let mut per_route = Vec::new();
     for doc in &docs {
+        let id = if doc.path.starts_with("/users/") {
+            &user_id
+        } else {
+            &run_id
+        };
         let uri = doc
             .path
-            .replace("{id}", &run_id)
-            .replace("{session_id}", &session_id);
+            .replace("{id}", id)
+            .replace("{session_id}", &session_id)
+            .replace("{role}", "auditor");
         let mut base_headers = Vec::new();
         if doc.if_match {
             base_headers.push(("if-match".to_string(), "\"1\"".to_string()));

@@ -4,9 +4,11 @@
 //! one function per Lambda crate (and back), the routes of each HTTP
 //! function, the Rust/arm64 build of every function, the sync worker's event
 //! source and its timings against the queue's, the sweeper's schedule, the
-//! TPGateway secret (declared without a value), the alarms, every
-//! function's IAM grants (least privilege) and the append-only IAM guard on
-//! audit records. No network.
+//! TPGateway secret (declared without a value), the signing-key secret
+//! (generated, in a form the key parser accepts), who reads which secret,
+//! the HTTP API's Lambda authorizer in front of every route but the public
+//! ones, the alarms, every function's IAM grants (least privilege) and the
+//! append-only IAM guard on audit records. No network.
 //!
 //! The template is parsed with serde_yaml; CloudFormation short tags (`!Ref`,
 //! `!GetAtt`, `!Sub`, `!If`, ...) arrive as tagged values and are turned into
@@ -25,14 +27,43 @@ pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("CourseRunsFunction", tms_http::Resource::CourseRuns),
     ("AuditLogsFunction", tms_http::Resource::AuditLogs),
     ("SyncJobsFunction", tms_http::Resource::SyncJobs),
+    ("UsersFunction", tms_http::Resource::Users),
+    ("AuthFunction", tms_http::Resource::Auth),
 ];
 
 /// The binaries of the Lambdas that are not HTTP functions.
 const SYNC_WORKER_BINARY: &str = "sync-worker";
 const SYNC_SWEEPER_BINARY: &str = "sync-sweeper";
 
-/// The one secret of the template, read by the sync worker alone.
+/// The HTTP API's Lambda authorizer, and the function that signs tokens.
+const AUTHORIZER_BINARY: &str = "authorizer";
+const AUTH_BINARY: &str = "auth";
+/// The functions that hash or verify passwords (argon2id, 19 MiB).
+const PASSWORD_BINARIES: [&str; 2] = ["users", AUTH_BINARY];
+
+/// The TPGateway connection, read by the sync worker alone.
 const TPGATEWAY_SECRET: &str = "TpGatewaySecret";
+/// The access-token signing key, read by the auth function (signs) and the
+/// authorizer (checks) alone.
+const AUTH_SECRET: &str = "AuthSecret";
+
+/// Every secret of the template, the variable that names it to a function,
+/// and the binaries of the functions that may read it (no other may).
+const SECRET_READERS: [(&str, &str, &[&str]); 2] = [
+    (
+        TPGATEWAY_SECRET,
+        "TMS_TPGATEWAY_SECRET_ID",
+        &[SYNC_WORKER_BINARY],
+    ),
+    (
+        AUTH_SECRET,
+        "TMS_AUTH_SECRET_ID",
+        &[AUTH_BINARY, AUTHORIZER_BINARY],
+    ),
+];
+
+/// The HTTP API: every route event is on it.
+const HTTP_API: &str = "TmsHttpApi";
 
 /// The (method, path) pairs a resource's router declares.
 pub(crate) fn declared_routes(resource: tms_http::Resource) -> BTreeSet<(String, String)> {
@@ -563,6 +594,7 @@ fn functions_point_at_the_declared_resources() {
         "SyncQueueUrl",
         "SyncDeadLetterQueueUrl",
         "TpGatewaySecretArn",
+        "AuthSecretArn",
     ] {
         at(&t, &["Outputs", output, "Value"]);
     }
@@ -754,8 +786,8 @@ fn every_lambda_crate_has_one_function_and_back() {
     let fns = functions(&t);
     let crates = lambda_crates();
     assert!(
-        crates.len() >= 5,
-        "expected the five Lambda crates, found {crates:?}"
+        crates.len() >= 8,
+        "expected the eight Lambda crates, found {crates:?}"
     );
 
     let template_binaries: BTreeMap<String, String> = fns
@@ -967,6 +999,40 @@ fn function_grants_are_exactly_what_the_code_calls() {
                 (&["sqs:SendMessage"], &["SyncQueue"]),
             ],
         ),
+        (
+            // Reads a user, an e-mail guard, an idempotency record; lists
+            // users on GSI1; puts users, e-mail guards, audit and
+            // idempotency records (in transactions), nothing else.
+            "UsersFunction",
+            &[
+                (&["dynamodb:GetItem"], &["TmsTable"]),
+                (&["dynamodb:Query"], &["TmsTable/index/GSI1"]),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[USER#*,EMAIL#*,AUDIT#*,IDEMPOTENCY#*]"],
+                ),
+            ],
+        ),
+        (
+            // Sign-in: reads users, e-mail guards, counters, refresh
+            // tokens and chains; writes only counters, refresh tokens and
+            // chains; deletes only counters; reads the signing key.
+            "AuthFunction",
+            &[
+                (&["dynamodb:GetItem"], &["TmsTable"]),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[LOGINFAIL#*,REFRESH#*,REFRESHCHAIN#*]"],
+                ),
+                (&["dynamodb:DeleteItem"], &["TmsTable[LOGINFAIL#*]"]),
+                (&["secretsmanager:GetSecretValue"], &[AUTH_SECRET]),
+            ],
+        ),
+        (
+            // The signing key, nothing else.
+            "AuthorizerFunction",
+            &[(&["secretsmanager:GetSecretValue"], &[AUTH_SECRET])],
+        ),
     ];
     let t = template();
     let fns = functions(&t);
@@ -1007,6 +1073,47 @@ fn function_grants_are_exactly_what_the_code_calls() {
         audit_pk.starts_with(AUDIT_LEADING_KEY_PATTERN.trim_end_matches('*')),
         "audit keys are {audit_pk}: fix the audit Deny's pattern"
     );
+
+    // The users' and the sign-in's LeadingKeys patterns hold the keys the
+    // code writes.
+    let user_id = <tms_domain::ids::UserId as tms_domain::TypedId>::parse(
+        "00000000-0000-4000-8000-000000000003",
+    )
+    .expect("a user id");
+    for (key, pattern, function) in [
+        (tms_app::keys::user_pk(&user_id), "USER#", "UsersFunction"),
+        (
+            tms_app::keys::email_guard_pk("a@example.sg"),
+            "EMAIL#",
+            "UsersFunction",
+        ),
+        (audit_pk, "AUDIT#", "UsersFunction"),
+        (
+            tms_app::keys::idempotency_pk("actor", "key"),
+            "IDEMPOTENCY#",
+            "UsersFunction",
+        ),
+        (
+            tms_app::keys::login_failures_pk("a@example.sg"),
+            "LOGINFAIL#",
+            "AuthFunction",
+        ),
+        (
+            tms_app::keys::refresh_token_pk("hash"),
+            "REFRESH#",
+            "AuthFunction",
+        ),
+        (
+            tms_app::keys::refresh_chain_pk("chain"),
+            "REFRESHCHAIN#",
+            "AuthFunction",
+        ),
+    ] {
+        assert!(
+            key.starts_with(pattern),
+            "keys are {key}: fix {function}'s LeadingKeys pattern {pattern}*"
+        );
+    }
 }
 
 /// The worker is fed by one event source mapping on SyncQueue, with
@@ -1188,20 +1295,14 @@ fn sync_sweeper_runs_on_a_schedule() {
     );
 }
 
-/// The secret is declared without a value (the value is put after the
-/// deploy), and only the worker may read it.
+/// The TPGateway secret is declared without a value (the value is put
+/// after the deploy), and only the worker may read it.
 #[test]
 fn tpgateway_secret_has_no_value_and_only_the_worker_reads_it() {
     let t = template();
-    let secrets: Vec<&String> = at(&t, &["Resources"])
-        .as_object()
-        .expect("Resources is a map")
-        .iter()
-        .filter(|(_, r)| r.get("Type") == Some(&json!("AWS::SecretsManager::Secret")))
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(secrets, [TPGATEWAY_SECRET]);
     let secret = resource(&t, TPGATEWAY_SECRET, "AWS::SecretsManager::Secret");
+    assert_eq!(at(secret, &["DeletionPolicy"]), "Retain");
+    assert_eq!(at(secret, &["UpdateReplacePolicy"]), "Retain");
     let p = at(secret, &["Properties"]);
     for key in ["SecretString", "GenerateSecretString"] {
         assert!(
@@ -1214,28 +1315,426 @@ fn tpgateway_secret_has_no_value_and_only_the_worker_reads_it() {
         description.contains("README") && description.contains("put-secret-value"),
         "the secret's description says what to put there: {description}"
     );
-
+    let readers = secret_readers(&t, TPGATEWAY_SECRET);
     let (worker_id, _) = function_by_binary(&t, SYNC_WORKER_BINARY);
+    assert_eq!(readers, BTreeSet::from([worker_id]));
+}
+
+/// The functions allowed to read `secret`, by logical id.
+fn secret_readers(t: &Value, secret: &str) -> BTreeSet<String> {
+    functions(t)
+        .into_iter()
+        .filter(|(id, f)| {
+            grants(id, f)
+                .iter()
+                .any(|(a, r)| a.starts_with("secretsmanager:") && r == secret)
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Each secret is read by its functions alone, with GetSecretValue alone,
+/// and named (by its `!Ref`, the ARN) in their environment only.
+#[test]
+fn each_secret_is_read_by_its_functions_only() {
+    let t = template();
+    let secrets: BTreeSet<String> = at(&t, &["Resources"])
+        .as_object()
+        .expect("Resources is a map")
+        .iter()
+        .filter(|(_, r)| r.get("Type") == Some(&json!("AWS::SecretsManager::Secret")))
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(
+        secrets,
+        SECRET_READERS
+            .iter()
+            .map(|(s, _, _)| s.to_string())
+            .collect::<BTreeSet<_>>(),
+        "every secret's readers are listed in SECRET_READERS"
+    );
     for (id, f) in functions(&t) {
-        let secret_grants: BTreeSet<(String, String)> = grants(&id, &f)
-            .into_iter()
-            .filter(|(a, r)| a.starts_with("secretsmanager:") || r == TPGATEWAY_SECRET)
+        let binary = binary_of(&id, &f).to_string();
+        let env = function_env(&t, &f);
+        let want: BTreeSet<(String, String)> = SECRET_READERS
+            .iter()
+            .filter(|(_, _, readers)| readers.contains(&binary.as_str()))
+            .map(|(secret, _, _)| {
+                (
+                    "secretsmanager:GetSecretValue".to_string(),
+                    secret.to_string(),
+                )
+            })
             .collect();
-        let want = if id == worker_id {
-            BTreeSet::from([(
-                "secretsmanager:GetSecretValue".to_string(),
-                TPGATEWAY_SECRET.to_string(),
-            )])
-        } else {
-            BTreeSet::new()
-        };
-        assert_eq!(secret_grants, want, "{id}: secret grants");
-        if id != worker_id {
-            assert!(
-                !function_env(&t, &f).contains_key("TMS_TPGATEWAY_SECRET_ID"),
-                "{id} has no business with the secret"
-            );
+        let got: BTreeSet<(String, String)> = grants(&id, &f)
+            .into_iter()
+            .filter(|(a, r)| a.starts_with("secretsmanager:") || secrets.contains(r))
+            .collect();
+        assert_eq!(got, want, "{id}: secret grants");
+        for (secret, var, readers) in SECRET_READERS {
+            if readers.contains(&binary.as_str()) {
+                assert_eq!(
+                    env.get(var),
+                    Some(&json!({ "Ref": secret })),
+                    "{id}: {var} names {secret}"
+                );
+            } else {
+                assert!(
+                    !env.contains_key(var),
+                    "{id} has no business with {secret} ({var})"
+                );
+            }
         }
+    }
+}
+
+/// The signing key is generated by CloudFormation (never in the template),
+/// retained with the stack, and in a form the key parser accepts: the
+/// template's JSON with the generated string under the key the code reads,
+/// characters from A-Z, a-z and 0-9 only (standard base64 text), a length
+/// that is a multiple of 4 (no padding needed) decoding to at least 32
+/// bytes. A document of that form, with every possible character, is read
+/// by the app's key source.
+#[tokio::test]
+async fn auth_secret_is_generated_as_a_signing_key_the_code_reads() {
+    let t = template();
+    let secret = resource(&t, AUTH_SECRET, "AWS::SecretsManager::Secret");
+    assert_eq!(at(secret, &["DeletionPolicy"]), "Retain");
+    assert_eq!(at(secret, &["UpdateReplacePolicy"]), "Retain");
+    let p = at(secret, &["Properties"]);
+    assert!(
+        p.get("SecretString").is_none(),
+        "{AUTH_SECRET}: the key is generated, never written in the template"
+    );
+    let g = at(p, &["GenerateSecretString"]);
+    assert!(
+        boolean(at(g, &["ExcludePunctuation"]), "ExcludePunctuation"),
+        "punctuation (+, /, =, ...) would not be base64 text"
+    );
+    assert!(
+        !g.get("IncludeSpace")
+            .is_some_and(|v| boolean(v, "IncludeSpace")),
+        "no spaces"
+    );
+    for key in ["ExcludeNumbers", "ExcludeLowercase", "ExcludeUppercase"] {
+        assert!(
+            !g.get(key).is_some_and(|v| boolean(v, key)),
+            "{key}: fewer characters make a weaker key for the same length"
+        );
+    }
+    assert!(
+        g.get("ExcludeCharacters").is_none(),
+        "every base64 letter and digit may appear"
+    );
+    let len = int(at(g, &["PasswordLength"]), "PasswordLength");
+    assert_eq!(len % 4, 0, "PasswordLength {len}: base64 without padding");
+    assert!(
+        len / 4 * 3 >= tms_auth::key::MIN_KEY_BYTES as u64,
+        "PasswordLength {len} decodes to fewer than {} bytes",
+        tms_auth::key::MIN_KEY_BYTES
+    );
+
+    // The document CloudFormation makes: the template's JSON, plus the
+    // generated string under GenerateStringKey.
+    let mut doc: Value = serde_json::from_str(string(
+        at(g, &["SecretStringTemplate"]),
+        "SecretStringTemplate",
+    ))
+    .expect("SecretStringTemplate is JSON");
+    let alphabet: Vec<char> = ('A'..='Z').chain('a'..='z').chain('0'..='9').collect();
+    let generated: String = alphabet.iter().cycle().take(len as usize).collect();
+    doc.as_object_mut()
+        .expect("SecretStringTemplate is a JSON object")
+        .insert(
+            string(at(g, &["GenerateStringKey"]), "GenerateStringKey").to_string(),
+            json!(generated),
+        );
+    let cfg = tms_runtime::Config {
+        auth: tms_runtime::config::AuthConfig {
+            inline_secret: Some(doc.to_string()),
+            ..tms_tests::test_auth_config()
+        },
+        ..tms_tests::test_config()
+    };
+    tms_runtime::auth_keys(&cfg, None)
+        .key()
+        .await
+        .expect("the generated secret's form is a signing key the code reads");
+}
+
+/// The HTTP API's default authorizer is the Lambda authorizer: payload 2.0,
+/// simple responses, the Authorization header as identity source, results
+/// cached for at most 5 minutes; API Gateway may invoke it, from this
+/// API's authorizers only.
+#[test]
+fn api_default_authorizer_is_the_lambda_authorizer() {
+    let t = template();
+    let (authorizer_id, _) = function_by_binary(&t, AUTHORIZER_BINARY);
+    let api = at(
+        resource(&t, HTTP_API, "AWS::Serverless::HttpApi"),
+        &["Properties"],
+    );
+    let auth = at(api, &["Auth"]);
+    let name = string(at(auth, &["DefaultAuthorizer"]), "DefaultAuthorizer");
+    let authorizers = at(auth, &["Authorizers"])
+        .as_object()
+        .expect("Authorizers is a map");
+    assert_eq!(
+        authorizers.keys().collect::<Vec<_>>(),
+        [name],
+        "one authorizer, the default"
+    );
+    let a = &authorizers[name];
+    assert_eq!(
+        at(a, &["FunctionArn"]),
+        &json!({ "Fn::GetAtt": [authorizer_id, "Arn"] }),
+        "{name} runs the `{AUTHORIZER_BINARY}` function"
+    );
+    assert_eq!(
+        string(
+            at(a, &["AuthorizerPayloadFormatVersion"]),
+            "AuthorizerPayloadFormatVersion"
+        ),
+        "2.0",
+        "the handler takes ApiGatewayV2CustomAuthorizerV2Request"
+    );
+    assert!(
+        boolean(at(a, &["EnableSimpleResponses"]), "EnableSimpleResponses"),
+        "the handler answers ApiGatewayV2CustomAuthorizerSimpleResponse"
+    );
+    assert_eq!(
+        at(a, &["Identity", "Headers"]),
+        &json!(["Authorization"]),
+        "identity source: $request.header.Authorization alone"
+    );
+    for other in ["QueryStrings", "StageVariables", "Context"] {
+        assert!(
+            a["Identity"].get(other).is_none(),
+            "identity source: the Authorization header alone, not {other}"
+        );
+    }
+    let ttl = int(at(a, &["Identity", "ReauthorizeEvery"]), "ReauthorizeEvery");
+    assert!(
+        ttl <= 300,
+        "ReauthorizeEvery {ttl}: a cached answer outlives a token's expiry by up to this"
+    );
+    assert!(
+        a.get("AuthorizationScopes").is_none() && a.get("JwtConfiguration").is_none(),
+        "a Lambda authorizer, not a JWT one"
+    );
+
+    // Nothing in the OpenAPI body bypasses the events' auth.
+    let body = at(api, &["DefinitionBody"]);
+    assert_eq!(
+        at(body, &["paths"]),
+        &json!({}),
+        "routes come from the function events (and their auth)"
+    );
+    assert!(
+        body.get("security").is_none(),
+        "no API-wide security override"
+    );
+
+    // API Gateway may invoke the authorizer: SAM's default permission, or
+    // an explicit one limited to this API's authorizers.
+    let default_permission = a
+        .get("EnableFunctionDefaultPermissions")
+        .is_some_and(|v| boolean(v, "EnableFunctionDefaultPermissions"));
+    let targets_authorizer = |fname: &Value| {
+        fname == &json!({ "Fn::GetAtt": [authorizer_id, "Arn"] })
+            || fname == &json!({ "Ref": authorizer_id })
+    };
+    let permissions: Vec<&Value> = at(&t, &["Resources"])
+        .as_object()
+        .expect("Resources is a map")
+        .values()
+        .filter(|r| r.get("Type") == Some(&json!("AWS::Lambda::Permission")))
+        .map(|r| at(r, &["Properties"]))
+        .filter(|p| p.get("FunctionName").is_some_and(targets_authorizer))
+        .collect();
+    for p in &permissions {
+        assert_eq!(at(p, &["Action"]), "lambda:InvokeFunction");
+        assert_eq!(at(p, &["Principal"]), "apigateway.amazonaws.com");
+        let source = string(
+            at(p, &["SourceArn", "Fn::Sub"]),
+            "the authorizer permission's SourceArn (a !Sub)",
+        );
+        assert_eq!(
+            source,
+            format!(
+                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{HTTP_API}}}/authorizers/*"
+            ),
+            "only this API's authorizers may invoke it"
+        );
+    }
+    assert!(
+        default_permission || permissions.len() == 1,
+        "API Gateway needs a permission to invoke the authorizer \
+         (an AWS::Lambda::Permission, or EnableFunctionDefaultPermissions)"
+    );
+}
+
+/// Every route event goes through the default authorizer, except exactly
+/// the routes the code declares public (sign-in, refresh, sign-out), which
+/// opt out with `Authorizer: NONE`.
+#[test]
+fn every_route_but_the_public_ones_goes_through_the_authorizer() {
+    let t = template();
+    let default = string(
+        at(
+            &t,
+            &[
+                "Resources",
+                HTTP_API,
+                "Properties",
+                "Auth",
+                "DefaultAuthorizer",
+            ],
+        ),
+        "DefaultAuthorizer",
+    );
+    let public: BTreeMap<(String, String), bool> = tms_http::route_docs(&tms_http::Resource::ALL)
+        .into_iter()
+        .map(|d| ((d.method.to_string(), d.path.to_string()), d.public))
+        .collect();
+    let public_routes: BTreeSet<&(String, String)> =
+        public.iter().filter(|(_, p)| **p).map(|(r, _)| r).collect();
+    assert!(
+        !public_routes.is_empty() && public_routes.iter().all(|(_, p)| p.starts_with("/auth/")),
+        "the public routes are sign-in's: {public_routes:?}"
+    );
+    let mut opted_out = BTreeSet::new();
+    for (id, f) in functions(&t) {
+        let Some(events) = f.pointer("/Properties/Events").and_then(Value::as_object) else {
+            continue;
+        };
+        for (name, e) in events {
+            if e.get("Type") != Some(&json!("HttpApi")) {
+                continue;
+            }
+            let p = at(e, &["Properties"]);
+            let route = (
+                string(at(p, &["Method"]), "Method").to_ascii_uppercase(),
+                string(at(p, &["Path"]), "Path").to_string(),
+            );
+            let authorizer = p
+                .pointer("/Auth/Authorizer")
+                .map(|a| string(a, "Authorizer"));
+            assert!(
+                p.get("Auth")
+                    .is_none_or(|a| a.as_object().is_some_and(|o| o.len() == 1)),
+                "{id}.{name}: Auth holds Authorizer alone (no scopes)"
+            );
+            if public.get(&route) == Some(&true) {
+                assert_eq!(
+                    authorizer,
+                    Some("NONE"),
+                    "{id}.{name}: {route:?} is public: `Auth: {{Authorizer: NONE}}`"
+                );
+                opted_out.insert(route);
+            } else {
+                assert!(
+                    authorizer.is_none() || authorizer == Some(default),
+                    "{id}.{name}: {route:?} needs a token: the default authorizer, not {authorizer:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        opted_out.iter().collect::<BTreeSet<_>>(),
+        public_routes,
+        "every public route has its event"
+    );
+}
+
+/// The authorizer checks tokens with the signing key and does nothing
+/// else: no API route, no table or queue (grants or variables), a
+/// timeout within API Gateway's 10 s for an authorizer.
+#[test]
+fn authorizer_reads_the_signing_key_and_nothing_else() {
+    let t = template();
+    let (id, f) = function_by_binary(&t, AUTHORIZER_BINARY);
+    assert!(
+        f.pointer("/Properties/Events").is_none(),
+        "{id}: invoked by API Gateway as the authorizer, no events"
+    );
+    assert_eq!(
+        grants(&id, &f),
+        BTreeSet::from([(
+            "secretsmanager:GetSecretValue".to_string(),
+            AUTH_SECRET.to_string()
+        )]),
+        "{id}: the signing key alone"
+    );
+    let resources = at(&t, &["Resources"])
+        .as_object()
+        .expect("Resources is a map");
+    for (var, value) in function_env(&t, &f) {
+        let named: BTreeSet<String> = references(&value)
+            .into_iter()
+            .filter(|r| resources.contains_key(r))
+            .collect();
+        assert!(
+            named.is_empty() || named == BTreeSet::from([AUTH_SECRET.to_string()]),
+            "{id}: {var} names {named:?}; the authorizer knows no table or queue"
+        );
+        if ["TMS_TABLE_NAME", "TMS_SYNC_QUEUE_URL", "TMS_SYNC_DLQ_URL"].contains(&var.as_str()) {
+            assert_eq!(value, json!(""), "{id}: {var} emptied");
+        }
+    }
+    let timeout = int(fn_prop(&t, &f, "Timeout").expect("a Timeout"), "Timeout");
+    assert!(
+        timeout <= 10,
+        "{id}: Timeout {timeout} s; API Gateway waits 10 s at most for an authorizer"
+    );
+}
+
+/// The template resources an intrinsic names: `Ref`, `Fn::GetAtt`, and
+/// `${X}` / `${X.Attr}` in `Fn::Sub`.
+fn references(v: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get("Ref") {
+                out.insert(r.clone());
+            }
+            if let Some(Value::String(r)) = o.get("Fn::GetAtt").and_then(|g| g.get(0)) {
+                out.insert(r.clone());
+            }
+            if let Some(sub) = o.get("Fn::Sub") {
+                let text = match sub {
+                    Value::String(s) => s.as_str(),
+                    Value::Array(a) => a.first().and_then(Value::as_str).unwrap_or(""),
+                    _ => "",
+                };
+                for part in text.split("${").skip(1) {
+                    if let Some(name) = part.split('}').next() {
+                        out.insert(name.split('.').next().unwrap_or(name).to_string());
+                    }
+                }
+            }
+            for inner in o.values() {
+                out.extend(references(inner));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| out.extend(references(x))),
+        _ => {}
+    }
+    out
+}
+
+/// argon2id with 19 MiB per hash, run on Lambda's CPU share (which grows
+/// with memory): the functions that hash or verify passwords have room.
+#[test]
+fn password_functions_have_memory_for_argon2() {
+    let t = template();
+    for binary in PASSWORD_BINARIES {
+        let (id, f) = function_by_binary(&t, binary);
+        let memory = int(
+            fn_prop(&t, &f, "MemorySize").expect("a MemorySize"),
+            "MemorySize",
+        );
+        assert!(memory >= 256, "{id}: MemorySize {memory} < 256");
     }
 }
 

@@ -8,20 +8,31 @@
 //!   (`tms_runtime::sqs_events::handle_event`), its records carrying real
 //!   job ids and receipt handles, against the fake TPGateway;
 //! - the scheduled event through the sweeper's handler (`tms_runtime::sweep`;
-//!   the sweeper ignores the event's content).
+//!   the sweeper ignores the event's content);
+//! - the Lambda authorizer's request through its handler
+//!   (`tms_runtime::authorizer::authorize`) with a real access token, and
+//!   the API request it lets through, carrying its context, through the
+//!   users function's router (`ActorSource::Authorizer`).
 
 use std::collections::BTreeSet;
 
+use aws_lambda_events::event::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{json, Value};
+use tms_auth::jwt::{self, Claims};
+use tms_domain::types::Password;
+use tms_domain::user::LoginInput;
 use tms_fake_tpgateway::{Fault, Route};
+use tms_runtime::authorizer::authorize;
 use tms_tests::{on_both_engines, read_reply, Engine, Reply, TestSystem};
 
 const RUN_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000001";
 const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
-/// The HTTP API events (course-runs and audit-logs functions).
-const HTTP_EVENTS: [&str; 10] = [
+/// The HTTP API events (course-runs, audit-logs and users functions).
+const HTTP_EVENTS: [&str; 11] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
@@ -29,6 +40,7 @@ const HTTP_EVENTS: [&str; 10] = [
     "get-course-run",
     "list-audit-logs",
     "list-course-runs",
+    "list-users",
     "remove-session",
     "update-course-run",
     "update-session",
@@ -37,6 +49,14 @@ const HTTP_EVENTS: [&str; 10] = [
 const SQS_BATCH_EVENT: &str = "sync-worker-batch";
 /// The sweeper's EventBridge scheduled event (SyncSweeperFunction).
 const SCHEDULE_EVENT: &str = "sync-sweeper-schedule";
+/// The HTTP API Lambda authorizer's request (AuthorizerFunction).
+const AUTHORIZER_EVENT: &str = "authorizer-request";
+/// An API request the authorizer let through (UsersFunction).
+const LIST_USERS_EVENT: &str = "list-users";
+/// The token in the fixtures' Authorization header, and the user id in
+/// list-users' authorizer context: the tests put real ones there.
+const TOKEN_PLACEHOLDER: &str = "<access-token>";
+const USER_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000003";
 
 /// A file of events/, as it is.
 fn fixture(name: &str) -> String {
@@ -52,11 +72,18 @@ fn event(name: &str, run_id: &str, session_id: &str) -> String {
         .replace(SESSION_PLACEHOLDER, session_id)
 }
 
+/// The event through the routers as the Lambdas build them: the acting
+/// user from the authorizer context the event carries.
 async fn invoke(sys: &TestSystem, name: &str, run_id: &str, session_id: &str) -> Reply {
     use tower::ServiceExt;
     let req = lambda_http::request::from_str(&event(name, run_id, session_id))
         .unwrap_or_else(|e| panic!("{name}.json is not an API Gateway event: {e}"));
-    let res = sys.router.clone().oneshot(req).await.expect("infallible");
+    let router = tms_http::router(
+        sys.app.clone(),
+        tms_http::ActorSource::Authorizer,
+        &tms_http::Resource::ALL,
+    );
+    let res = router.oneshot(req).await.expect("infallible");
     read_reply(res).await
 }
 
@@ -159,7 +186,7 @@ fn every_event_file_is_exercised() {
         .collect();
     names.sort();
     let mut known: Vec<&str> = HTTP_EVENTS.to_vec();
-    known.extend([SQS_BATCH_EVENT, SCHEDULE_EVENT]);
+    known.extend([SQS_BATCH_EVENT, SCHEDULE_EVENT, AUTHORIZER_EVENT]);
     known.sort();
     assert_eq!(names, known);
     for n in HTTP_EVENTS {
@@ -167,9 +194,17 @@ fn every_event_file_is_exercised() {
             lambda_http::request::from_str(&event(n, RUN_PLACEHOLDER, SESSION_PLACEHOLDER)).is_ok(),
             "{n}"
         );
+        // Behind the authorizer: each carries its context, as in AWS.
+        let v: Value = serde_json::from_str(&fixture(n)).expect("JSON");
+        assert_eq!(
+            v["requestContext"]["authorizer"]["lambda"],
+            json!({ "user_id": USER_PLACEHOLDER, "roles": "admin" }),
+            "{n}: the authorizer context of an Admin"
+        );
     }
     sqs_fixture_is_a_lambda_sqs_event();
     schedule_fixture();
+    authorizer_event(Some(TOKEN_PLACEHOLDER));
 }
 
 // ---------------------------------------------------------------------------
@@ -469,4 +504,188 @@ async fn schedule_event_sweeps(sys: TestSystem) {
     assert_eq!(run_status(&sys, &run_id).await, "synced");
     assert_eq!(sys.fake().accepted(Route::Publish), 1);
     assert_eq!(sys.message_counts().await, (0, 0));
+}
+
+// ---------------------------------------------------------------------------
+// The HTTP API's Lambda authorizer, and a request it let through.
+
+const ADMIN_EMAIL: &str = "admin@example.sg";
+const ADMIN_PASSWORD: &str = "a long manager passphrase";
+
+/// The authorizer fixture as API Gateway sends it (payload 2.0), with
+/// `Bearer <token>` in its Authorization header (and identity source), or
+/// without the header.
+fn authorizer_event(token: Option<&str>) -> ApiGatewayV2CustomAuthorizerV2Request {
+    let mut v: Value = serde_json::from_str(&fixture(AUTHORIZER_EVENT))
+        .unwrap_or_else(|e| panic!("{AUTHORIZER_EVENT}.json: {e}"));
+    assert_eq!(v["version"], "2.0");
+    assert_eq!(v["type"], "REQUEST");
+    let placeholder = format!("Bearer {TOKEN_PLACEHOLDER}");
+    assert_eq!(v["headers"]["authorization"], json!(placeholder));
+    assert_eq!(v["identitySource"], json!([placeholder]));
+    match token {
+        Some(t) => {
+            let header = json!(format!("Bearer {t}"));
+            v["headers"]["authorization"] = header.clone();
+            v["identitySource"] = json!([header]);
+        }
+        None => {
+            v["headers"]
+                .as_object_mut()
+                .expect("headers")
+                .remove("authorization");
+            v["identitySource"] = json!([]);
+        }
+    }
+    serde_json::from_value(v).unwrap_or_else(|e| {
+        panic!("{AUTHORIZER_EVENT}.json is not an HTTP API authorizer request: {e}")
+    })
+}
+
+/// The list-users fixture for the users function, its authorizer context
+/// replaced (`None`: no authorizer context at all).
+async fn list_users(sys: &TestSystem, context: Option<&Value>) -> Reply {
+    use tower::ServiceExt;
+    let mut v: Value = serde_json::from_str(&fixture(LIST_USERS_EVENT)).expect("JSON");
+    assert_eq!(
+        v["requestContext"]["authorizer"]["lambda"],
+        json!({ "user_id": USER_PLACEHOLDER, "roles": "admin" }),
+        "the fixture carries what the authorizer answers"
+    );
+    match context {
+        Some(c) => v["requestContext"]["authorizer"]["lambda"] = c.clone(),
+        None => {
+            v["requestContext"]
+                .as_object_mut()
+                .expect("requestContext")
+                .remove("authorizer");
+        }
+    }
+    let req = lambda_http::request::from_str(&v.to_string())
+        .unwrap_or_else(|e| panic!("{LIST_USERS_EVENT}.json is not an API Gateway event: {e}"));
+    let router = tms_http::router(
+        sys.app.clone(),
+        tms_http::ActorSource::Authorizer,
+        &[tms_http::Resource::Users],
+    );
+    read_reply(router.oneshot(req).await.expect("infallible")).await
+}
+
+on_both_engines! {
+    systems;
+    authorizer_lets_a_signed_in_admin_list_users => lambda_events_authorizer_sqlite, lambda_events_authorizer_aws;
+}
+
+/// A real admin signs in; the authorizer allows their access token with
+/// their id and roles in the context (the simple response's wire form);
+/// that context, in the list-users request, lists the users (200), and
+/// the same request without it is 401. A token signed with another key,
+/// an expired one, a malformed header or none at all is refused.
+async fn authorizer_lets_a_signed_in_admin_list_users(sys: TestSystem) {
+    let created = sys
+        .app
+        .ensure_admin(ADMIN_EMAIL, Password::new(ADMIN_PASSWORD))
+        .await
+        .expect("the first admin");
+    assert!(created);
+    let pair = sys
+        .app
+        .login(LoginInput {
+            email: Some(ADMIN_EMAIL.into()),
+            password: Some(Password::new(ADMIN_PASSWORD)),
+        })
+        .await
+        .expect("sign in");
+
+    let allowed = authorize(&sys.app.auth, &authorizer_event(Some(&pair.access_token))).await;
+    assert!(allowed.is_authorized);
+    let wire = serde_json::to_value(&allowed).expect("JSON");
+    assert_eq!(wire["isAuthorized"], true, "{wire}");
+    assert_eq!(wire["context"]["roles"], "admin", "{wire}");
+    let user_id = wire["context"]["user_id"]
+        .as_str()
+        .expect("user_id in the context")
+        .to_string();
+    assert!(
+        <tms_domain::ids::UserId as tms_domain::TypedId>::parse(&user_id).is_ok(),
+        "{user_id}"
+    );
+
+    // The request API Gateway then sends the users function.
+    let listed = list_users(&sys, Some(&allowed.context)).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(listed.header("x-correlation-id"), Some("evt-list-users"));
+    let items = listed.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["id"], json!(user_id));
+    assert_eq!(items[0]["email"], ADMIN_EMAIL);
+    // The fixture as it is, with the real user's id.
+    let fixture_context = json!({ "user_id": user_id, "roles": "admin" });
+    assert_eq!(list_users(&sys, Some(&fixture_context)).await.status, 200);
+    // No authorizer context: no actor, whatever the Authorization header.
+    let anonymous = list_users(&sys, None).await;
+    assert_eq!(anonymous.status, 401, "{:?}", anonymous.body);
+    assert_eq!(
+        anonymous.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    // Refused: no header, a malformed one, the placeholder, another key's
+    // token, an expired token.
+    let refused = |r: &ApiGatewayV2CustomAuthorizerSimpleResponse| {
+        !r.is_authorized && r.context.as_object().is_none_or(|c| c.is_empty())
+    };
+    let none = authorize(&sys.app.auth, &authorizer_event(None)).await;
+    assert!(refused(&none), "{none:?}");
+    let mut basic = authorizer_event(None);
+    basic.headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_static("Basic YWRtaW46cGFzcw=="),
+    );
+    assert!(refused(&authorize(&sys.app.auth, &basic).await));
+    let placeholder = authorize(&sys.app.auth, &authorizer_event(Some(TOKEN_PLACEHOLDER))).await;
+    assert!(refused(&placeholder), "the fixture as it is is refused");
+
+    let other_keys = tms_runtime::auth_keys(&tms_tests::test_config(), None);
+    let wrong_key = authorize(&other_keys, &authorizer_event(Some(&pair.access_token))).await;
+    assert!(refused(&wrong_key), "a token signed with another key");
+
+    let key = sys.app.auth.key().await.expect("the signing key");
+    let settings = &sys.app.auth.settings;
+    let long_ago = chrono::Utc::now().timestamp() - 3600;
+    let expired = jwt::sign(
+        &key,
+        &Claims {
+            sub: user_id.clone(),
+            roles: vec!["admin".into()],
+            iss: settings.issuer.clone(),
+            aud: settings.audience.clone(),
+            iat: long_ago,
+            nbf: long_ago,
+            exp: long_ago + 900,
+            jti: uuid::Uuid::new_v4().to_string(),
+        },
+    );
+    let late = authorize(&sys.app.auth, &authorizer_event(Some(&expired))).await;
+    assert!(refused(&late), "an expired token");
+    // The same claims, still valid: allowed (the refusal was the expiry).
+    let now = chrono::Utc::now().timestamp();
+    let fresh = jwt::sign(
+        &key,
+        &Claims {
+            sub: user_id,
+            roles: vec!["admin".into()],
+            iss: settings.issuer.clone(),
+            aud: settings.audience.clone(),
+            iat: now,
+            nbf: now,
+            exp: now + 900,
+            jti: uuid::Uuid::new_v4().to_string(),
+        },
+    );
+    assert!(
+        authorize(&sys.app.auth, &authorizer_event(Some(&fresh)))
+            .await
+            .is_authorized
+    );
 }

@@ -5,6 +5,7 @@
 //! `tests/run`, starts it).
 
 mod api;
+mod auth;
 mod bad_input;
 mod infra_drift;
 mod lambda_events;

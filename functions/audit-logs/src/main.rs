@@ -9,6 +9,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     tms_runtime::init_logging();
     let cfg = Config::from_env(Engine::Aws)?;
     let app = tms_runtime::build_app(&cfg).await?;
-    let router = tms_http::router(app, tms_runtime::actor_source(&cfg), &[Resource::AuditLogs]);
+    // The API Gateway Lambda authorizer checked the token.
+    let actor = tms_http::ActorSource::Authorizer;
+    let router = tms_http::router(app, actor, &[Resource::AuditLogs]);
     lambda_http::run(router).await
 }

@@ -58,8 +58,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
+    if cfg.auth.secret_file.is_none() {
+        // No key file: a random signing key for this process (tokens end
+        // with it).
+        cfg.auth.inline_secret = Some(tms_runtime::random_auth_secret());
+    }
+    if cfg.auth.bootstrap_admin.is_none() {
+        cfg.auth.bootstrap_admin = Some((
+            tms_runtime::config::LOCAL_ADMIN_EMAIL.into(),
+            tms_runtime::config::LOCAL_ADMIN_PASSWORD.into(),
+        ));
+    }
     let app = tms_runtime::build_app(&cfg).await?;
-    let router = tms_http::router(app.clone(), tms_runtime::actor_source(&cfg), &Resource::ALL);
+    tms_runtime::ensure_bootstrap_admin(&app, &cfg).await?;
+    let mut router = tms_http::router(app.clone(), tms_runtime::actor_source(&app), &Resource::ALL);
+    if !cfg.cors_origins.is_empty() {
+        router = router.layer(cors(&cfg.cors_origins)?);
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers: Vec<_> = (0..cfg.worker_loops)
         .map(|_| {
@@ -92,6 +107,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     tracing::info!("TMS stopped");
     Ok(())
+}
+
+/// CORS for the configured origins: the methods and headers the API uses,
+/// and the response headers a browser client needs to read.
+fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, Box<dyn std::error::Error>> {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    let origins = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-correlation-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-correlation-id"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600)))
 }
 
 /// Serves HTTP/1.1 with hyper's own connection builder rather than

@@ -104,6 +104,7 @@ fn a_client_that_stalls_in_its_headers_is_disconnected() {
     );
 }
 
+/// (On the sign-in route, which reads its body without an access token.)
 #[test]
 fn a_client_that_stalls_in_its_body_is_cut_off() {
     let s = start("body");
@@ -111,7 +112,7 @@ fn a_client_that_stalls_in_its_body_is_cut_off() {
     let started = Instant::now();
     write!(
         stream,
-        "POST /course-runs HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\":",
+        "POST /auth/login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"email\":",
         s.addr
     )
     .expect("write");

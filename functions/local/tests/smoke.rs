@@ -13,8 +13,10 @@ use serde_json::{json, Value};
 mod common;
 use common::{start as start_server, Server};
 
+const FRONTEND: &str = "http://localhost:5173";
+
 fn start() -> Server {
-    start_server("smoke", &[])
+    start_server("smoke", &[("TMS_CORS_ORIGINS", FRONTEND.to_string())])
 }
 
 struct Reply {
@@ -81,6 +83,53 @@ fn request(
 #[test]
 fn the_readme_tour_against_the_real_binary() {
     let s = start();
+    // A browser's preflight from the configured origin is allowed; from
+    // another origin it is not.
+    let preflight = |origin: &str| {
+        request(
+            &s,
+            "OPTIONS",
+            "/course-runs",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                (
+                    "Access-Control-Request-Headers",
+                    "authorization, content-type, idempotency-key",
+                ),
+            ],
+            None,
+        )
+    };
+    let allowed = preflight(FRONTEND);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some(FRONTEND)
+    );
+    assert!(allowed
+        .header("access-control-allow-headers")
+        .is_some_and(|h| h.contains("authorization")));
+    assert_eq!(
+        preflight("https://evil.example").header("access-control-allow-origin"),
+        None
+    );
+    // Sign in as the first Admin that tms-local created on its start.
+    let unauthenticated = request(&s, "GET", "/course-runs", &[], None);
+    assert_eq!(unauthenticated.status, 401);
+    let login = request(
+        &s,
+        "POST",
+        "/auth/login",
+        &[],
+        Some(&json!({"email": "admin@tms.local", "password": "change me before use"})),
+    );
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    assert_eq!(login.body["token_type"], "Bearer");
+    let bearer = format!(
+        "Bearer {}",
+        login.body["access_token"].as_str().expect("access token")
+    );
+    let auth = ("Authorization", bearer.as_str());
     let run = json!({
         "course_ref": "TGS-2020000697", "title": "Workplace Safety",
         "registration_opening": "2025-01-01", "registration_closing": "2025-01-10",
@@ -94,7 +143,7 @@ fn the_readme_tour_against_the_real_binary() {
         &s,
         "POST",
         "/course-runs",
-        &[("Idempotency-Key", "first-run")],
+        &[auth, ("Idempotency-Key", "first-run")],
         Some(&run),
     );
     assert_eq!(created.status, 201, "{:?}", created.body);
@@ -111,7 +160,7 @@ fn the_readme_tour_against_the_real_binary() {
     let path = format!("/course-runs/{id}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let synced = loop {
-        let r = request(&s, "GET", &path, &[], None);
+        let r = request(&s, "GET", &path, &[auth], None);
         let sessions_known = r.body["sessions"]
             .as_array()
             .is_some_and(|a| a.iter().all(|s| s["external_id"].is_string()));
@@ -137,7 +186,7 @@ fn the_readme_tour_against_the_real_binary() {
         &s,
         "GET",
         "/course-runs?status=synced&start_from=2025-01-01",
-        &[],
+        &[auth],
         None,
     );
     assert_eq!(listed.status, 200);
@@ -146,9 +195,21 @@ fn the_readme_tour_against_the_real_binary() {
     // The worker's records changed the run: its ETag is the current one.
     let etag = synced.header("etag").expect("etag").to_string();
     let change = json!({"title": "Workplace Safety (revised)"});
-    let updated = request(&s, "PATCH", &path, &[("If-Match", &etag)], Some(&change));
+    let updated = request(
+        &s,
+        "PATCH",
+        &path,
+        &[auth, ("If-Match", &etag)],
+        Some(&change),
+    );
     assert_eq!(updated.status, 200, "{:?}", updated.body);
-    let stale = request(&s, "PATCH", &path, &[("If-Match", &etag)], Some(&change));
+    let stale = request(
+        &s,
+        "PATCH",
+        &path,
+        &[auth, ("If-Match", &etag)],
+        Some(&change),
+    );
     assert_eq!(stale.status, 412);
     assert_eq!(
         stale.header("content-type"),
@@ -159,12 +220,12 @@ fn the_readme_tour_against_the_real_binary() {
     // a client re-reads on 412 and tries again, as here.
     let mut cancelled = None;
     for _ in 0..5 {
-        let current = request(&s, "GET", &path, &[], None);
+        let current = request(&s, "GET", &path, &[auth], None);
         let r = request(
             &s,
             "POST",
             &format!("{path}/cancel"),
-            &[("If-Match", current.header("etag").expect("etag"))],
+            &[auth, ("If-Match", current.header("etag").expect("etag"))],
             Some(&json!({"reason": "not enough trainees"})),
         );
         if r.status != 412 {
@@ -180,7 +241,7 @@ fn the_readme_tour_against_the_real_binary() {
         &s,
         "GET",
         &format!("/audit-logs?entity_type=course_run&entity_id={id}"),
-        &[],
+        &[auth],
         None,
     );
     assert_eq!(audit.status, 200);

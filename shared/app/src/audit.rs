@@ -12,7 +12,8 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [EntityType; 2] = [EntityType::CourseRun, EntityType::SyncJob];
+pub const AUDITED_ENTITY_TYPES: [EntityType; 3] =
+    [EntityType::CourseRun, EntityType::SyncJob, EntityType::User];
 
 /// The query string of `GET /audit-logs`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -28,8 +29,15 @@ impl App {
     /// An entity's audit trail, newest first: 1 Query per page.
     pub async fn list_audit(
         &self,
+        ctx: &crate::context::RequestContext,
         params: &AuditListParams,
     ) -> Result<ListPage<AuditRecord>, AppError> {
+        self.authorize(
+            ctx,
+            tms_domain::access::Area::AuditLogs,
+            tms_domain::access::Action::Read,
+            "audit trail",
+        )?;
         let mut errors = ValidationErrors::default();
         let entity_type = match params.entity_type.as_deref() {
             None => {

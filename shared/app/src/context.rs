@@ -10,6 +10,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: String,
+    /// The roles the access token names.
+    pub roles: Vec<tms_domain::access::Role>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

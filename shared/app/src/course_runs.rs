@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tms_domain::access::{Action, Area, Ownership};
 use tms_domain::course_run::{
     check_session_cap, CancelInput, CourseRun, CourseRunInput, RunStatus, Session, SessionInput,
 };
@@ -62,6 +63,20 @@ pub struct RunListParams {
     pub start_to: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
+}
+
+/// Whether the acting trainer owns a run: never yet (the trainer link of a
+/// user arrives with trainers); other roles do not need ownership.
+fn run_ownership(ctx: &RequestContext) -> Ownership {
+    let _ = ctx;
+    Ownership::NotOwn
+}
+
+/// Whether the actor may read `area` only where it is their own: lists
+/// are then filtered to their own things.
+fn only_own(ctx: &RequestContext, area: Area) -> bool {
+    use tms_domain::access::{decide, Decision};
+    decide(&ctx.actor.roles, area, Action::Read, Ownership::NotOwn) == Decision::Hide
 }
 
 /// The run and its sessions as read from the run's partition.
@@ -168,6 +183,7 @@ impl App {
         input: CourseRunInput,
         idem: Option<IdempotencyRequest>,
     ) -> Result<Idempotent, AppError> {
+        self.authorize(ctx, Area::CourseRuns, Action::Write, "course run")?;
         let parsed = self
             .replay_or(ctx, idem.as_ref(), input.parse().map_err(AppError::from))
             .await?;
@@ -220,7 +236,20 @@ impl App {
     }
 
     /// Reads a run with its sessions: 1 Query.
-    pub async fn get_course_run(&self, id: &RunId) -> Result<CourseRunView, AppError> {
+    pub async fn get_course_run(
+        &self,
+        ctx: &RequestContext,
+        id: &RunId,
+    ) -> Result<CourseRunView, AppError> {
+        // Checked before the read (no trainer can own a run yet: trainers
+        // and their links to users come with the trainers step).
+        self.authorize_owned(
+            ctx,
+            Area::CourseRuns,
+            Action::Read,
+            run_ownership(ctx),
+            "course run",
+        )?;
         Ok(self.read_run_partition(id).await?.view())
     }
 
@@ -229,8 +258,10 @@ impl App {
     /// problem with the parameters is a 400 naming the parameter.
     pub async fn list_course_runs(
         &self,
+        ctx: &RequestContext,
         params: &RunListParams,
     ) -> Result<ListPage<CourseRunView>, AppError> {
+        self.authorize(ctx, Area::CourseRuns, Action::Read, "course run")?;
         let mut errors = ValidationErrors::default();
         let status = params.status.as_deref().and_then(|s| {
             RunStatus::parse(s)
@@ -276,6 +307,14 @@ impl App {
         {
             return Err(AppError::InvalidCursor);
         }
+        if only_own(ctx, Area::CourseRuns) {
+            // A trainer sees the runs of their own sessions; no user is
+            // linked to a trainer yet, so a trainer owns none.
+            return Ok(ListPage {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
         let (index, pk) = match (status, active) {
             (Some(s), _) => (Index::Gsi2, keys::runs_by_status(s)),
             (None, true) => (Index::Gsi3, keys::RUNS_ACTIVE.to_string()),
@@ -309,6 +348,7 @@ impl App {
         if_match: Option<Precondition>,
         patch: MergePatch,
     ) -> Result<Written, AppError> {
+        self.authorize(ctx, Area::CourseRuns, Action::Write, "course run")?;
         if if_match.is_none() {
             return Err(AppError::PreconditionRequired);
         }
@@ -352,6 +392,7 @@ impl App {
         input: CancelInput,
         idem: Option<IdempotencyRequest>,
     ) -> Result<Idempotent, AppError> {
+        self.authorize(ctx, Area::CourseRuns, Action::Write, "course run")?;
         let on_conflict = OnConflict::against(if_match.as_ref(), "course run");
         let attempt = async {
             if if_match.is_none() {
@@ -398,6 +439,7 @@ impl App {
         input: SessionInput,
         idem: Option<IdempotencyRequest>,
     ) -> Result<Idempotent, AppError> {
+        self.authorize(ctx, Area::CourseRuns, Action::Write, "course run")?;
         let attempt = async {
             let mut errors = ValidationErrors::default();
             let fields = input.parse(&mut errors, "");
@@ -449,6 +491,7 @@ impl App {
         if_match: Option<Precondition>,
         patch: MergePatch,
     ) -> Result<Written, AppError> {
+        self.authorize(ctx, Area::CourseRuns, Action::Write, "course run")?;
         let on_conflict = OnConflict::against(if_match.as_ref(), "session");
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
         let updated = session.apply_patch(&patch, &part.run, &part.sessions(), self.now())?;
@@ -481,6 +524,7 @@ impl App {
         session_id: &SessionId,
         if_match: Option<Precondition>,
     ) -> Result<(), AppError> {
+        self.authorize(ctx, Area::CourseRuns, Action::Write, "course run")?;
         let on_conflict = OnConflict::against(if_match.as_ref(), "session");
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
         let view = SessionView {

@@ -37,6 +37,18 @@ pub enum AppError {
     /// The store or queue is unreachable or throttling; retryable.
     #[error("temporarily unavailable")]
     Unavailable(String),
+    /// No valid access token, or the credentials given are wrong.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// The refresh token is unknown, used, revoked or expired.
+    #[error("the refresh token is not valid")]
+    InvalidRefreshToken,
+    /// Signed in, but the acting user's roles do not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Too many failed sign-ins for one e-mail: wait this many seconds.
+    #[error("too many failed sign-ins; retry later")]
+    TooManyAttempts { retry_after_secs: u32 },
     #[error("internal error")]
     Internal(String),
 }

@@ -137,6 +137,43 @@ pub fn timed_sk(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", ts(at))
 }
 
+// --- users and sign-in --------------------------------------------------------
+
+pub fn user_pk(id: &tms_domain::ids::UserId) -> String {
+    format!("USER#{id}")
+}
+/// GSI1: every user, by e-mail.
+pub const USERS: &str = "USERS";
+pub fn user_listing_sk(email: &str, id: &tms_domain::ids::UserId) -> String {
+    format!("{email}#{id}")
+}
+/// Whether a cursor of the user list holds keys the list makes.
+pub fn is_user_cursor(c: &Cursor) -> bool {
+    let Some(id) = c.pk.strip_prefix("USER#") else {
+        return false;
+    };
+    tms_domain::ids::is_canonical_uuid(id)
+        && c.sk == c.pk
+        && c.isk
+            .as_deref()
+            .and_then(|k| k.rsplit_once('#'))
+            .is_some_and(|(_, kid)| kid == id)
+}
+/// The guard of a (lowercased) e-mail address.
+pub fn email_guard_pk(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+pub fn refresh_token_pk(token_hash: &str) -> String {
+    format!("REFRESH#{token_hash}")
+}
+pub fn refresh_chain_pk(chain_id: &str) -> String {
+    format!("REFRESHCHAIN#{chain_id}")
+}
+/// Failed sign-ins of a (lowercased) e-mail address.
+pub fn login_failures_pk(email: &str) -> String {
+    format!("LOGINFAIL#{email}")
+}
+
 // --- idempotency ------------------------------------------------------------
 
 pub fn idempotency_pk(actor_id: &str, key: &str) -> String {
@@ -198,6 +235,13 @@ mod tests {
         );
         assert_eq!(timed_sk(t, "j1"), "2025-01-05T02:03:04.000Z#j1");
         assert_eq!(idempotency_pk("u1", "k"), "IDEMPOTENCY#u1#k");
+        let u = tms_domain::ids::UserId::parse(R1).unwrap();
+        assert_eq!(user_pk(&u), format!("USER#{R1}"));
+        assert_eq!(user_listing_sk("a@b.sg", &u), format!("a@b.sg#{R1}"));
+        assert_eq!(email_guard_pk("a@b.sg"), "EMAIL#a@b.sg");
+        assert_eq!(refresh_token_pk("ab12"), "REFRESH#ab12");
+        assert_eq!(refresh_chain_pk("c1"), "REFRESHCHAIN#c1");
+        assert_eq!(login_failures_pk("a@b.sg"), "LOGINFAIL#a@b.sg");
     }
 
     #[test]

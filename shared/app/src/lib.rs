@@ -3,7 +3,9 @@
 //! into one atomic write (entity + audit record + sync job) through the
 //! ports, then enqueues the job.
 
+pub mod access;
 pub mod audit;
+pub mod auth;
 pub mod context;
 pub mod course_runs;
 pub mod error;
@@ -12,6 +14,7 @@ pub mod records;
 pub mod sync;
 mod sync_course_run;
 pub mod sync_jobs;
+pub mod users;
 mod write;
 
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub struct App {
     pub ids: Arc<dyn IdGen>,
     pub tpgateway: Arc<dyn TpGateway>,
     pub sync: SyncSettings,
+    /// The access tokens' signing key and settings.
+    pub auth: Arc<auth::AuthKeys>,
 }
 
 /// How the sync worker paces itself.

@@ -30,6 +30,9 @@ impl Record for AuditRecord {
 impl Record for SyncJob {
     const ENTITY: EntityType = EntityType::SyncJob;
 }
+impl Record for tms_domain::user::User {
+    const ENTITY: EntityType = EntityType::User;
+}
 impl Record for SyncLock {
     const ENTITY: EntityType = EntityType::SyncLock;
 }
@@ -130,6 +133,26 @@ pub fn sync_job_item(j: &SyncJob, version: u64) -> Result<Item, AppError> {
         .is_due_candidate()
         .then(|| IndexKey::new(keys::SYNC_DUE, keys::timed_sk(j.next_retry_at, &j.id)));
     Ok(item)
+}
+
+pub fn user_item(u: &tms_domain::user::User, version: u64) -> Result<Item, AppError> {
+    let pk = keys::user_pk(&u.id);
+    let mut item = item_of(pk.clone(), pk, u, version)?;
+    item.gsi1 = Some(IndexKey::new(
+        keys::USERS,
+        keys::user_listing_sk(&u.email, &u.id),
+    ));
+    Ok(item)
+}
+
+pub fn email_guard_item(email: &str, user_id: &tms_domain::ids::UserId) -> Item {
+    let pk = keys::email_guard_pk(email);
+    Item::new(
+        pk.clone(),
+        pk,
+        EntityType::EmailGuard.as_str(),
+        serde_json::json!({ "user_id": user_id }),
+    )
 }
 
 pub fn sync_lock_item(l: &SyncLock, version: u64) -> Result<Item, AppError> {

@@ -151,6 +151,7 @@ impl App {
         RequestContext {
             actor: Actor {
                 user_id: WORKER_ACTOR.into(),
+                roles: Vec::new(),
             },
             correlation_id: job.correlation_id.clone(),
         }

@@ -480,15 +480,18 @@ impl App {
             } else {
                 part.version
             };
-            change.job(SyncJob::queued(
-                self.ids.new_id(),
-                JobType::CourseRunSessions,
-                EntityType::CourseRun,
-                run.id.as_str(),
-                version,
-                &job.correlation_id,
-                now,
-            ))?;
+            change.job(
+                SyncJob::queued(
+                    self.ids.new_id(),
+                    JobType::CourseRunSessions,
+                    EntityType::CourseRun,
+                    run.id.as_str(),
+                    version,
+                    &job.correlation_id,
+                    now,
+                )
+                .by(crate::sync::WORKER_ACTOR),
+            )?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tms_domain::access::{Action, Area};
 use tms_domain::ids::{is_canonical_uuid, JobId};
 use tms_domain::sync::{SyncJob, SyncStatus};
 use tms_domain::{AuditAction, EntityType, ValidationErrors};
@@ -64,8 +65,10 @@ impl App {
     /// (newest first): 1 Query on an index per page.
     pub async fn list_sync_jobs(
         &self,
+        ctx: &RequestContext,
         params: &SyncJobListParams,
     ) -> Result<ListPage<SyncJobView>, AppError> {
+        self.authorize(ctx, Area::SyncJobs, Action::Read, "sync job")?;
         let mut errors = ValidationErrors::default();
         let status = params.status.as_deref().and_then(|s| {
             SyncStatus::parse(s)
@@ -143,7 +146,16 @@ impl App {
     }
 
     /// One job with its attempts, last error and receipts: 1 GetItem.
-    pub async fn get_sync_job(&self, id: &JobId) -> Result<SyncJobView, AppError> {
+    pub async fn get_sync_job(
+        &self,
+        ctx: &RequestContext,
+        id: &JobId,
+    ) -> Result<SyncJobView, AppError> {
+        self.authorize(ctx, Area::SyncJobs, Action::Read, "sync job")?;
+        self.read_sync_job(id).await
+    }
+
+    async fn read_sync_job(&self, id: &JobId) -> Result<SyncJobView, AppError> {
         let pk = keys::sync_job_pk(id.as_str());
         let item = self
             .store
@@ -164,7 +176,8 @@ impl App {
         ctx: &RequestContext,
         id: &JobId,
     ) -> Result<Written, AppError> {
-        let current = self.get_sync_job(id).await?;
+        self.authorize(ctx, Area::SyncJobs, Action::Write, "sync job")?;
+        let current = self.read_sync_job(id).await?;
         let now = self.now();
         let next = current.job.retried(now)?;
         let view = SyncJobView {
@@ -196,7 +209,8 @@ impl App {
     /// second call finds fewer or none) and beside a console redrive (each
     /// message is moved once, by whoever receives it; a job run twice is
     /// acknowledged the second time without a submission).
-    pub async fn redrive_dead_letters(&self) -> Result<u32, AppError> {
+    pub async fn redrive_dead_letters(&self, ctx: &RequestContext) -> Result<u32, AppError> {
+        self.authorize(ctx, Area::SyncJobs, Action::Write, "sync job")?;
         let mut moved = 0;
         while moved < MAX_REDRIVE {
             let n = self

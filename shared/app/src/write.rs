@@ -183,6 +183,7 @@ impl App {
             &ctx.correlation_id,
             at,
         )
+        .by(&ctx.actor.user_id)
     }
 
     /// Commits a change set in one transaction, then enqueues its job.

@@ -91,6 +91,16 @@ pub fn check_policy(password: &Password, email: &str) -> Result<(), String> {
     if chars > MAX_LEN {
         return Err(format!("must be at most {MAX_LEN} characters"));
     }
+    // Any printable character, spaces included (NIST SP 800-63B); control
+    // and format characters (bidi overrides, zero-width ones), line and
+    // paragraph separators are never typed, only injected: refused as in
+    // every text field.
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_string());
+    }
+    if let Some(why) = tms_domain::types::text_problem(text) {
+        return Err(why.to_string());
+    }
     let mut distinct = text.chars();
     if let Some(first) = distinct.next() {
         if distinct.all(|c| c == first) {
@@ -353,6 +363,22 @@ pub const COMMON: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused() {
+        for bad in [
+            "a long pass\u{0}word",
+            "a long pass\tword!",
+            "new\nline passphrase",
+        ] {
+            assert_eq!(
+                check_policy(&Password::new(bad), "x@example.sg"),
+                Err("must not contain control characters".to_string()),
+                "{bad:?}"
+            );
+        }
+        assert!(check_policy(&Password::new("spaces are fine here é"), "x@example.sg").is_ok());
+    }
 
     fn pw(s: &str) -> Password {
         Password::new(s)

@@ -93,6 +93,11 @@ typed_id!(
     JobId,
     "sync job"
 );
+typed_id!(
+    /// A user.
+    UserId,
+    "user"
+);
 
 #[cfg(test)]
 mod tests {

@@ -56,6 +56,15 @@ named_enum! {
         IdempotencyRecord,
         /// The lock that lets one sync job at a time act for an entity.
         SyncLock,
+        User,
+        /// The guard that keeps e-mail addresses unique.
+        EmailGuard,
+        /// A refresh token, under its SHA-256.
+        RefreshToken,
+        /// The chain of refresh tokens of one sign-in.
+        RefreshChain,
+        /// Failed sign-ins of one e-mail in the current window.
+        LoginFailures,
     }
 }
 
@@ -88,6 +97,21 @@ named_enum! {
         #[serde(rename = "course_run.sync_failed")]
         #[strum(serialize = "course_run.sync_failed")]
         CourseRunSyncFailed,
+        #[serde(rename = "user.created")]
+        #[strum(serialize = "user.created")]
+        UserCreated,
+        #[serde(rename = "user.updated")]
+        #[strum(serialize = "user.updated")]
+        UserUpdated,
+        #[serde(rename = "user.role_granted")]
+        #[strum(serialize = "user.role_granted")]
+        UserRoleGranted,
+        #[serde(rename = "user.role_revoked")]
+        #[strum(serialize = "user.role_revoked")]
+        UserRoleRevoked,
+        #[serde(rename = "user.password_changed")]
+        #[strum(serialize = "user.password_changed")]
+        UserPasswordChanged,
         /// A person asked for a failed or dead-lettered job to run again.
         #[serde(rename = "sync_job.retried")]
         #[strum(serialize = "sync_job.retried")]

@@ -15,9 +15,10 @@ pub mod patch;
 pub mod sync;
 pub mod tpg;
 pub mod types;
+pub mod user;
 
 pub use access::{decide, matrix_markdown, Action, Area, Decision, Grant, Ownership, Role};
 pub use error::{DomainError, FieldError, ValidationErrors};
-pub use ids::{RunId, SessionId, TrainerId, TypedId};
+pub use ids::{JobId, RunId, SessionId, TrainerId, TypedId, UserId};
 pub use kinds::{AuditAction, EntityType};
 pub use types::Password;

@@ -95,6 +95,10 @@ pub struct SyncJob {
     pub entity_id: String,
     pub entity_version: u64,
     pub correlation_id: String,
+    /// Who made the change the job carries (the worker for its own
+    /// follow-up jobs).
+    #[serde(default)]
+    pub actor_id: String,
     /// `<entity type>#<entity id>#<version>`: one job per version of an entity.
     pub idempotency_key: String,
     pub status: SyncStatus,
@@ -195,6 +199,7 @@ impl SyncJob {
             entity_id: entity_id.to_string(),
             entity_version,
             correlation_id: correlation_id.to_string(),
+            actor_id: String::new(),
             idempotency_key: idempotency_key(entity_type, entity_id, entity_version),
             status: SyncStatus::Queued,
             attempts: 0,
@@ -208,6 +213,12 @@ impl SyncJob {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// The job, naming who made the change.
+    pub fn by(mut self, actor_id: &str) -> SyncJob {
+        self.actor_id = actor_id.to_string();
+        self
     }
 
     /// The job, claimed by a worker until `now + lease`. A job found

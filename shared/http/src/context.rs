@@ -5,11 +5,11 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tms_app::{Actor, RequestContext};
 use tracing::Instrument;
 
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 
 pub const CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
 
@@ -81,37 +81,104 @@ pub async fn correlation(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// Where the acting user comes from. Login and roles arrive in a later
-/// issue; it will replace this one piece (a token check here locally, the
-/// API Gateway authorizer's context in AWS).
-#[derive(Debug, Clone)]
+/// Where the acting user comes from.
+#[derive(Clone)]
 pub enum ActorSource {
-    /// Every request acts as this user (the local run, and until login).
+    /// The access token in `Authorization: Bearer <token>`, checked on
+    /// every request (the local server). A request without the header has
+    /// no actor: only login, refresh and logout serve it; a request with a
+    /// bad token is refused at once.
+    Token(std::sync::Arc<tms_app::auth::AuthKeys>),
+    /// The API Gateway Lambda authorizer checked the token in front of the
+    /// function and put the user id and roles in the request context
+    /// (`user_id`, `roles` comma-separated). A request without that context
+    /// has no actor.
+    Authorizer,
+    /// Every request acts as this user: test helpers only.
     Fixed(Actor),
+}
+
+/// The actor the Lambda authorizer put in an API Gateway (HTTP API)
+/// request context, if any.
+pub fn authorizer_actor(req: &Request) -> Option<Actor> {
+    use lambda_http::request::RequestContext;
+    let ctx = req.extensions().get::<RequestContext>()?;
+    let RequestContext::ApiGatewayV2(v2) = ctx else {
+        return None;
+    };
+    let fields = &v2.authorizer.as_ref()?.fields;
+    let user_id = fields.get(AUTHORIZER_USER_ID)?.as_str()?.to_string();
+    let roles = fields
+        .get(AUTHORIZER_ROLES)?
+        .as_str()?
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(tms_domain::access::Role::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    Some(Actor { user_id, roles })
+}
+
+/// The authorizer context's keys.
+pub const AUTHORIZER_USER_ID: &str = "user_id";
+pub const AUTHORIZER_ROLES: &str = "roles";
+
+impl std::fmt::Debug for ActorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorSource::Token(_) => f.write_str("ActorSource::Token"),
+            ActorSource::Authorizer => f.write_str("ActorSource::Authorizer"),
+            ActorSource::Fixed(a) => write!(f, "ActorSource::Fixed({})", a.user_id),
+        }
+    }
+}
+
+/// The bearer token of a request: `None` without an Authorization header,
+/// `Err` when the header is there but is not `Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let Some(v) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v.to_str().map_err(|_| ())?;
+    let (scheme, token) = v.split_once(' ').ok_or(())?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(());
+    }
+    Ok(Some(token))
 }
 
 pub async fn actor(State(source): State<ActorSource>, mut req: Request, next: Next) -> Response {
     let actor = match &source {
-        ActorSource::Fixed(a) => a.clone(),
+        ActorSource::Fixed(a) => Some(a.clone()),
+        ActorSource::Authorizer => authorizer_actor(&req),
+        ActorSource::Token(keys) => match bearer(req.headers()) {
+            Ok(None) => None,
+            Ok(Some(token)) => match keys.actor_of(token, chrono::Utc::now()).await {
+                Ok(a) => Some(a),
+                Err(e) => return ApiError::from(e).into_response(),
+            },
+            Err(()) => return ApiError::from(tms_app::AppError::Unauthenticated).into_response(),
+        },
     };
-    req.extensions_mut().insert(actor);
+    if let Some(a) = actor {
+        req.extensions_mut().insert(a);
+    }
     next.run(req).await
 }
 
-/// The use-case context of a request: actor and correlation id.
+/// The use-case context of a request: actor and correlation id. A route
+/// that takes it needs a signed-in user (401 without).
 pub struct Ctx(pub RequestContext);
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let actor = parts.extensions.get::<Actor>().cloned().ok_or_else(|| {
-            ApiError::from(Problem::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Not signed in",
-            ))
-        })?;
+        let actor = parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .ok_or_else(|| ApiError::from(tms_app::AppError::Unauthenticated))?;
         let correlation_id = parts
             .extensions
             .get::<CorrelationId>()
@@ -145,5 +212,23 @@ mod tests {
             HeaderValue::from_str(&"a".repeat(129)).unwrap(),
         );
         assert_eq!(accept_correlation_id(&h).len(), 36);
+    }
+
+    #[test]
+    fn bearer_header_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), Ok(None));
+        h.insert(
+            axum::http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer(&h), Ok(Some("abc")));
+        for bad in ["Basic abc", "Bearer", "Bearer ", "Bearer a b", "abc"] {
+            h.insert(
+                axum::http::header::AUTHORIZATION,
+                HeaderValue::from_static(bad),
+            );
+            assert_eq!(bearer(&h), Err(()), "{bad}");
+        }
     }
 }

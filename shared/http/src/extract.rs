@@ -377,6 +377,23 @@ impl PathIds {
             ApiError::from(Problem::bad_request("a path parameter is not valid").field(name, why))
         })
     }
+
+    /// The path parameter `name` parsed by `parse` (a name, not an id).
+    pub fn parse<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ApiError> {
+        let value = self
+            .0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        parse(value).map_err(|why| {
+            ApiError::from(Problem::bad_request("a path parameter is not valid").field(name, why))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -23,13 +23,17 @@ pub enum Resource {
     CourseRuns,
     AuditLogs,
     SyncJobs,
+    Users,
+    Auth,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 3] = [
+    pub const ALL: [Resource; 5] = [
         Resource::CourseRuns,
         Resource::AuditLogs,
         Resource::SyncJobs,
+        Resource::Users,
+        Resource::Auth,
     ];
 
     /// The resource's routes, each with its declaration.
@@ -38,6 +42,8 @@ impl Resource {
             Resource::CourseRuns => routes::course_runs::routes(),
             Resource::AuditLogs => routes::audit::routes(),
             Resource::SyncJobs => routes::sync_jobs::routes(),
+            Resource::Users => routes::users::routes(),
+            Resource::Auth => routes::auth::routes(),
         }
     }
 }

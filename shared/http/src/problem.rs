@@ -172,6 +172,28 @@ impl From<AppError> for ApiError {
                 )
                 .detail("a backing service is unavailable; retry later")
             }
+            AppError::Unauthenticated => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Not signed in")
+                    .detail("sign in, and send the access token as Authorization: Bearer <token>")
+                    .field("Authorization", "is missing, invalid or expired")
+            }
+            AppError::InvalidRefreshToken => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-refresh-token",
+                "Refresh token not valid",
+            )
+            .detail("the refresh token is unknown, used, revoked or expired; sign in again")
+            .field("refresh_token", "is not valid"),
+            AppError::Forbidden(why) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").detail(why)
+            }
+            AppError::TooManyAttempts { retry_after_secs } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-sign-ins",
+                "Too many failed sign-ins",
+            )
+            .detail("too many failed sign-ins for this e-mail; retry after the Retry-After delay")
+            .retry_after(retry_after_secs),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Problem::new(

@@ -23,10 +23,14 @@ pub struct Config {
     pub dlq_name: String,
     pub bootstrap: bool,
     pub bind: String,
-    pub acting_user: String,
+    pub auth: AuthConfig,
     pub sweep_interval: Duration,
     pub requeue_after: Duration,
     pub worker_visibility_timeout: Duration,
+    /// Local server: the origins a browser may call it from
+    /// (`TMS_CORS_ORIGINS`, comma-separated; none by default). In AWS the
+    /// HTTP API's CORS settings do it (the template's AllowedOrigins).
+    pub cors_origins: Vec<String>,
     /// Local run: how many worker loops receive and handle batches side by
     /// side (`TMS_WORKER_LOOPS`, default 4).
     pub worker_loops: usize,
@@ -169,6 +173,69 @@ impl TpGatewayConfig {
     }
 }
 
+/// Sign-in: where the token signing key comes from, token settings, and
+/// the first Admin of a local run.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `TMS_AUTH_SECRET_FILE`: `{"signing_key": "<base64>"}` in a file.
+    pub secret_file: Option<PathBuf>,
+    /// `TMS_AUTH_SECRET_ID`: the Secrets Manager secret (AWS).
+    pub secret_id: String,
+    /// Not from the environment: a document held in memory (the local run
+    /// without a file makes a random key per process).
+    pub inline_secret: Option<String>,
+    pub settings: tms_app::auth::AuthSettings,
+    /// `TMS_BOOTSTRAP_ADMIN_EMAIL` / `TMS_BOOTSTRAP_ADMIN_PASSWORD`.
+    pub bootstrap_admin: Option<(String, String)>,
+}
+
+/// The local run's first Admin, when the environment names none.
+pub const LOCAL_ADMIN_EMAIL: &str = "admin@tms.local";
+pub const LOCAL_ADMIN_PASSWORD: &str = "change me before use";
+
+impl AuthConfig {
+    fn from_env() -> Result<AuthConfig, ConfigError> {
+        let d = tms_app::auth::AuthSettings::default();
+        let access = secs("TMS_ACCESS_TOKEN_TTL_SECS", d.access_ttl.as_secs())?;
+        if access > tms_app::auth::MAX_ACCESS_TTL {
+            return Err(ConfigError::Invalid {
+                name: "TMS_ACCESS_TOKEN_TTL_SECS",
+                reason: "must be at most 900 (15 minutes)".into(),
+            });
+        }
+        let secret_id = var("TMS_AUTH_SECRET_ID").unwrap_or_else(|| d.secret_id.clone());
+        let bootstrap_admin = match (
+            var("TMS_BOOTSTRAP_ADMIN_EMAIL"),
+            var("TMS_BOOTSTRAP_ADMIN_PASSWORD"),
+        ) {
+            (Some(e), Some(p)) => Some((e, p)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "TMS_BOOTSTRAP_ADMIN_EMAIL",
+                    reason:
+                        "TMS_BOOTSTRAP_ADMIN_EMAIL and TMS_BOOTSTRAP_ADMIN_PASSWORD go together"
+                            .into(),
+                })
+            }
+        };
+        Ok(AuthConfig {
+            secret_file: var("TMS_AUTH_SECRET_FILE").map(PathBuf::from),
+            secret_id: secret_id.clone(),
+            inline_secret: None,
+            settings: tms_app::auth::AuthSettings {
+                secret_id,
+                issuer: var("TMS_AUTH_ISSUER").unwrap_or(d.issuer),
+                audience: var("TMS_AUTH_AUDIENCE").unwrap_or(d.audience),
+                access_ttl: access,
+                refresh_ttl: secs("TMS_REFRESH_TOKEN_TTL_SECS", d.refresh_ttl.as_secs())?,
+                key_ttl: d.key_ttl,
+            },
+            bootstrap_admin,
+        })
+    }
+}
+
 /// `TMS_SYNC_LEASE_SECS` (120), `TMS_SYNC_BACKOFF_BASE_SECS` (5),
 /// `TMS_SYNC_BACKOFF_MAX_SECS` (900), `TMS_SYNC_MAX_RECEIVE_COUNT` (the
 /// queue's maxReceiveCount, 5 as infra/resources.json has it).
@@ -220,10 +287,30 @@ impl Config {
             dlq_name: var("TMS_SYNC_DLQ_NAME").unwrap_or_else(|| "tms-sync-dlq".into()),
             bootstrap: flag("TMS_BOOTSTRAP")?,
             bind: var("TMS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
-            acting_user: var("TMS_ACTING_USER").unwrap_or_else(|| "local-admin".into()),
+            auth: AuthConfig::from_env()?,
             sweep_interval: secs("TMS_SWEEP_INTERVAL_SECS", 60)?,
             requeue_after: secs("TMS_REQUEUE_AFTER_SECS", 300)?,
             worker_visibility_timeout: secs("TMS_WORKER_VISIBILITY_SECS", 120)?,
+            cors_origins: match var("TMS_CORS_ORIGINS") {
+                None => Vec::new(),
+                Some(v) => {
+                    let origins: Vec<String> = v
+                        .split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect();
+                    if let Some(bad) = origins.iter().find(|o| {
+                        !(o.starts_with("http://") || o.starts_with("https://"))
+                            || o.matches('/').count() != 2
+                    }) {
+                        return Err(ConfigError::Invalid {
+                            name: "TMS_CORS_ORIGINS",
+                            reason: format!("{bad:?} is not an origin like https://app.example.sg"),
+                        });
+                    }
+                    origins
+                }
+            },
             worker_loops: match var("TMS_WORKER_LOOPS") {
                 None => 4,
                 Some(v) => v

@@ -6,6 +6,8 @@
 //! `embedded` adds the SQLite engine and the local loops, `bootstrap` the
 //! creation of the table and queues at start (`TMS_BOOTSTRAP=true`).
 
+#[cfg(feature = "authorizer-events")]
+pub mod authorizer;
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod loops;
@@ -26,7 +28,7 @@ use tms_adapters::sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 use tms_adapters::sqlite_store::SqliteStore;
 use tms_adapters::sqs::SqsQueue;
 use tms_adapters::tpgateway_http::{HttpTpGateway, HttpTpGatewayConfig};
-use tms_app::{Actor, App, UuidV7Ids};
+use tms_app::{App, UuidV7Ids};
 use tms_http::ActorSource;
 use tms_ports::clock::SystemClock;
 use tms_ports::{Secrets, TpGateway};
@@ -51,6 +53,8 @@ pub enum RuntimeError {
     NotBuilt(&'static str),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("creating the first admin: {0}")]
+    Bootstrap(tms_app::AppError),
 }
 
 /// The secret's name in the local secrets adapter.
@@ -102,11 +106,57 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// The acting-user source until login exists: the configured fixed user.
-pub fn actor_source(cfg: &Config) -> ActorSource {
-    ActorSource::Fixed(Actor {
-        user_id: cfg.acting_user.clone(),
-    })
+/// The acting user: the access token of each request, checked with the
+/// app's signing key.
+pub fn actor_source(app: &App) -> ActorSource {
+    ActorSource::Token(app.auth.clone())
+}
+
+/// A random signing-key document, for a local run without a key file (its
+/// tokens end with the process).
+pub fn random_auth_secret() -> String {
+    use base64::Engine;
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    serde_json::json!({ "signing_key": key }).to_string()
+}
+
+/// The signing key's source: a file, a document in memory, or (AWS)
+/// Secrets Manager.
+pub fn auth_keys(
+    cfg: &Config,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Arc<tms_app::auth::AuthKeys> {
+    let a = &cfg.auth;
+    let secrets: Arc<dyn Secrets> = match (&a.secret_file, &a.inline_secret, sdk) {
+        (Some(path), _, _) => {
+            Arc::new(LocalSecrets::new().with_file(a.secret_id.clone(), path.clone()))
+        }
+        (None, Some(doc), _) => {
+            Arc::new(LocalSecrets::new().with_value(a.secret_id.clone(), doc.clone()))
+        }
+        (None, None, Some(sdk)) => Arc::new(SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+        )),
+        (None, None, None) => Arc::new(LocalSecrets::new()),
+    };
+    Arc::new(tms_app::auth::AuthKeys::new(secrets, a.settings.clone()))
+}
+
+/// Creates the configured first Admin when no user has that e-mail yet.
+pub async fn ensure_bootstrap_admin(app: &App, cfg: &Config) -> Result<(), RuntimeError> {
+    if let Some((email, password)) = &cfg.auth.bootstrap_admin {
+        let created = app
+            .ensure_admin(email, tms_domain::types::Password::new(password.clone()))
+            .await
+            .map_err(RuntimeError::Bootstrap)?;
+        if created {
+            tracing::info!("the first admin was created");
+        }
+    }
+    Ok(())
 }
 
 /// The application on the engines the configuration names.
@@ -142,6 +192,7 @@ pub fn embedded_app(cfg: &Config) -> Result<App, RuntimeError> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
         tpgateway: local_tpgateway(&cfg.tpgateway)?,
+        auth: auth_keys(cfg, None),
         sync: tms_app::SyncSettings {
             max_receive_count: res.sync_queue.max_receive_count,
             ..cfg.sync
@@ -177,6 +228,7 @@ pub async fn aws_app(cfg: &Config) -> Result<App, RuntimeError> {
         ids: Arc::new(UuidV7Ids),
         tpgateway,
         sync: cfg.sync,
+        auth: auth_keys(cfg, Some(&sdk)),
     })
 }
 

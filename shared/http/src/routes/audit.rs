@@ -8,6 +8,7 @@ use axum::Json;
 use tms_app::audit::AuditListParams;
 use tms_app::App;
 
+use crate::context::Ctx;
 use crate::extract::QueryParams;
 use crate::problem::ApiResult;
 use crate::routes::{Route, RouteDoc};
@@ -24,7 +25,8 @@ pub fn routes() -> Vec<Route> {
 
 async fn list(
     State(app): State<App>,
+    Ctx(ctx): Ctx,
     QueryParams(params): QueryParams<AuditListParams>,
 ) -> ApiResult<Response> {
-    Ok(Json(app.list_audit(&params).await?).into_response())
+    Ok(Json(app.list_audit(&ctx, &params).await?).into_response())
 }

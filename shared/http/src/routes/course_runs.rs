@@ -146,13 +146,14 @@ async fn create(
 
 async fn list(
     State(app): State<App>,
+    Ctx(ctx): Ctx,
     QueryParams(params): QueryParams<RunListParams>,
 ) -> ApiResult<Response> {
-    Ok(Json(app.list_course_runs(&params).await?).into_response())
+    Ok(Json(app.list_course_runs(&ctx, &params).await?).into_response())
 }
 
-async fn read(State(app): State<App>, ids: PathIds) -> ApiResult<Response> {
-    let view = app.get_course_run(&ids.get::<RunId>("id")?).await?;
+async fn read(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult<Response> {
+    let view = app.get_course_run(&ctx, &ids.get::<RunId>("id")?).await?;
     Ok(with_etag(StatusCode::OK, view.version, view))
 }
 
@@ -184,8 +185,8 @@ async fn cancel(
     Ok(idempotent(StatusCode::OK, out))
 }
 
-async fn list_sessions(State(app): State<App>, ids: PathIds) -> ApiResult<Response> {
-    let view = app.get_course_run(&ids.get::<RunId>("id")?).await?;
+async fn list_sessions(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult<Response> {
+    let view = app.get_course_run(&ctx, &ids.get::<RunId>("id")?).await?;
     let sessions = view.sessions.unwrap_or_default();
     Ok(Json(json!({ "items": sessions, "next_cursor": null })).into_response())
 }

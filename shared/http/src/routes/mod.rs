@@ -5,8 +5,10 @@
 //! declarations, so a route cannot be mounted without being described.
 
 pub mod audit;
+pub mod auth;
 pub mod course_runs;
 pub mod sync_jobs;
+pub mod users;
 
 use axum::http::Method;
 use axum::routing::MethodRouter;
@@ -39,6 +41,8 @@ pub struct RouteDoc {
     pub query: &'static [&'static str],
     /// A valid query string for the required parameters (may be empty).
     pub query_example: &'static str,
+    /// Served without an access token (login, refresh, logout).
+    pub public: bool,
 }
 
 impl RouteDoc {
@@ -51,7 +55,12 @@ impl RouteDoc {
             idempotent: false,
             query: &[],
             query_example: "",
+            public: false,
         }
+    }
+    pub fn public(mut self) -> Self {
+        self.public = true;
+        self
     }
     pub fn body(mut self, example: fn() -> Value, required: &'static [&'static str]) -> Self {
         self.body = Some(BodyDoc {

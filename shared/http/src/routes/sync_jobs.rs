@@ -40,13 +40,14 @@ pub fn routes() -> Vec<Route> {
 
 async fn list(
     State(app): State<App>,
+    Ctx(ctx): Ctx,
     QueryParams(params): QueryParams<SyncJobListParams>,
 ) -> ApiResult<Response> {
-    Ok(Json(app.list_sync_jobs(&params).await?).into_response())
+    Ok(Json(app.list_sync_jobs(&ctx, &params).await?).into_response())
 }
 
-async fn read(State(app): State<App>, ids: PathIds) -> ApiResult<Response> {
-    let view = app.get_sync_job(&ids.get::<JobId>("id")?).await?;
+async fn read(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult<Response> {
+    let view = app.get_sync_job(&ctx, &ids.get::<JobId>("id")?).await?;
     Ok(with_etag(StatusCode::OK, view.version, view))
 }
 
@@ -55,7 +56,7 @@ async fn retry(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult
     Ok(written(StatusCode::OK, out))
 }
 
-async fn redrive(State(app): State<App>) -> ApiResult<Response> {
-    let moved = app.redrive_dead_letters().await?;
+async fn redrive(State(app): State<App>, Ctx(ctx): Ctx) -> ApiResult<Response> {
+    let moved = app.redrive_dead_letters(&ctx).await?;
     Ok(Json(json!({ "moved": moved })).into_response())
 }

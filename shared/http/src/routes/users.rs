@@ -1,0 +1,146 @@
+//! `/users`: users and their roles (Admin; Auditor reads), and one's own
+//! record and password (anyone signed in).
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Json;
+use serde_json::{json, Value};
+use tms_app::users::UserListParams;
+use tms_app::App;
+use tms_domain::access::Role;
+use tms_domain::ids::UserId;
+use tms_domain::patch::MergePatch;
+use tms_domain::user::{PasswordChangeInput, UserInput};
+
+use crate::context::Ctx;
+use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
+use crate::problem::ApiResult;
+use crate::respond::{idempotent, with_etag, written};
+use crate::routes::{Route, RouteDoc};
+
+/// A valid create body.
+pub fn example_user() -> Value {
+    json!({"email": "ops.lead@example.sg", "name": "Ops Lead",
+           "password": "correct horse battery staple", "roles": ["ops_admin"]})
+}
+
+fn example_patch() -> Value {
+    json!({"name": "Ops Lead (North)"})
+}
+
+fn example_password_change() -> Value {
+    json!({"old_password": "the password you have now", "new_password": "a brand new long passphrase"})
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            RouteDoc::new(Method::POST, "/users")
+                .body(example_user, &["email", "name", "password"])
+                .idempotent(),
+            post(create),
+        ),
+        Route::new(
+            RouteDoc::new(Method::GET, "/users").query(&["limit", "cursor"], ""),
+            get(list),
+        ),
+        Route::new(RouteDoc::new(Method::GET, "/users/me"), get(me)),
+        Route::new(
+            RouteDoc::new(Method::POST, "/users/me/password")
+                .body(example_password_change, &["old_password", "new_password"]),
+            post(change_password),
+        ),
+        Route::new(RouteDoc::new(Method::GET, "/users/{id}"), get(read)),
+        Route::new(
+            RouteDoc::new(Method::PATCH, "/users/{id}")
+                .merge_patch(example_patch, &["name", "active"])
+                .if_match(),
+            axum::routing::patch(update),
+        ),
+        Route::new(
+            RouteDoc::new(Method::PUT, "/users/{id}/roles/{role}").if_match(),
+            put(grant),
+        ),
+        Route::new(
+            RouteDoc::new(Method::DELETE, "/users/{id}/roles/{role}").if_match(),
+            axum::routing::delete(revoke),
+        ),
+    ]
+}
+
+fn role(ids: &PathIds) -> ApiResult<Role> {
+    ids.parse("role", Role::parse)
+}
+
+async fn create(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    req: JsonRequest<UserInput>,
+) -> ApiResult<Response> {
+    let out = app.create_user(&ctx, req.value, req.idempotency).await?;
+    Ok(idempotent(StatusCode::CREATED, out))
+}
+
+async fn list(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    QueryParams(params): QueryParams<UserListParams>,
+) -> ApiResult<Response> {
+    Ok(Json(app.list_users(&ctx, &params).await?).into_response())
+}
+
+async fn me(State(app): State<App>, Ctx(ctx): Ctx) -> ApiResult<Response> {
+    let view = app.me(&ctx).await?;
+    Ok(with_etag(StatusCode::OK, view.version, view))
+}
+
+async fn change_password(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    req: JsonRequest<PasswordChangeInput>,
+) -> ApiResult<Response> {
+    app.change_own_password(&ctx, req.value).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn read(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult<Response> {
+    let view = app.get_user(&ctx, &ids.get::<UserId>("id")?).await?;
+    Ok(with_etag(StatusCode::OK, view.version, view))
+}
+
+async fn update(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    ids: PathIds,
+    IfMatch(if_match): IfMatch,
+    req: JsonRequest<MergePatch>,
+) -> ApiResult<Response> {
+    let out = app
+        .update_user(&ctx, &ids.get::<UserId>("id")?, if_match, req.value)
+        .await?;
+    Ok(written(StatusCode::OK, out))
+}
+
+async fn grant(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    ids: PathIds,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Response> {
+    let (id, role) = (ids.get::<UserId>("id")?, role(&ids)?);
+    let out = app.set_role(&ctx, &id, role, true, if_match).await?;
+    Ok(written(StatusCode::OK, out))
+}
+
+async fn revoke(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    ids: PathIds,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Response> {
+    let (id, role) = (ids.get::<UserId>("id")?, role(&ids)?);
+    let out = app.set_role(&ctx, &id, role, false, if_match).await?;
+    Ok(written(StatusCode::OK, out))
+}
