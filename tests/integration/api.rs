@@ -1120,7 +1120,16 @@ async fn merge_patch_semantics(sys: TestSystem) {
         .expect("sid")
         .to_string();
     let suri = format!("{uri}/sessions/{sid}");
-    let trainer = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0aaaa";
+    let created = sys
+        .post(
+            "/trainers",
+            &tms_http::routes::trainers::example_trainer(),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let trainer = created.body["id"].as_str().expect("trainer id").to_string();
+    let trainer = trainer.as_str();
     let r = sys
         .patch(&suri, &json!({"trainer_id": trainer}), Some("\"1\""))
         .await;

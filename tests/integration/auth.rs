@@ -20,6 +20,7 @@ on_both_engines! {
     failed_sign_ins_are_limited => auth_sqlite_sign_in_limit, auth_aws_sign_in_limit;
     users_roles_and_revocation => auth_sqlite_users_roles, auth_aws_users_roles;
     every_role_against_every_route => auth_sqlite_matrix, auth_aws_matrix;
+    a_trainer_sees_their_own_runs => auth_sqlite_trainer_own_runs, auth_aws_trainer_own_runs;
 }
 
 /// The system's router with the real token check.
@@ -527,6 +528,7 @@ fn capability(method: &str, path: &str) -> Option<(Area, Action, Ownership)> {
         p if p.starts_with("/course-runs/") => (Area::CourseRuns, action, owned(Ownership::NotOwn)),
         p if p.starts_with("/audit-logs") => (Area::AuditLogs, action, Ownership::NotApplicable),
         p if p.starts_with("/sync-jobs") => (Area::SyncJobs, action, Ownership::NotApplicable),
+        p if p.starts_with("/trainers") => (Area::Trainers, action, Ownership::NotApplicable),
         other => panic!("no capability known for {other}: add it to the matrix test"),
     })
 }
@@ -584,6 +586,7 @@ async fn every_role_against_every_route(sys: TestSystem) {
         // Things to act on: a run with a session, a failed sync job; made
         // again after a request that may have changed them.
         let mut fresh: Option<(String, String, String)> = None;
+        let mut trainer_id = String::new();
         for (name, roles, token) in &actors {
             if fresh.is_none() {
                 let run = send(
@@ -602,10 +605,22 @@ async fn every_role_against_every_route(sys: TestSystem) {
                     .to_string();
                 let job_id = failed_job(&sys, &run_id).await;
                 fresh = Some((run_id, session_id, job_id));
+                let t = send(
+                    &sys,
+                    Some(&admin_token),
+                    "POST",
+                    "/trainers",
+                    &[],
+                    Some(&tms_http::routes::trainers::example_trainer()),
+                )
+                .await;
+                trainer_id = t.body["id"].as_str().unwrap_or_default().to_string();
             }
             let (run_id, session_id, job_id) = fresh.clone().unwrap_or_default();
             let id = if doc.path.starts_with("/users/") {
                 target_id.clone()
+            } else if doc.path.starts_with("/trainers/") {
+                trainer_id.clone()
             } else if doc.path.starts_with("/sync-jobs/") {
                 job_id
             } else {
@@ -735,4 +750,181 @@ async fn failed_job(sys: &TestSystem, run_id: &str) -> String {
         .await
         .expect("put");
     job.id
+}
+
+/// Trainers: linked to a user (one trainer per user), assigned to
+/// sessions (a missing or inactive trainer is refused); a Trainer user
+/// reads the runs of their own sessions and no other (404), and writes none.
+async fn a_trainer_sees_their_own_runs(sys: TestSystem) {
+    let (admin_token, _) = admin(&sys).await;
+    let (user_id, trainer_token) = user_with(&sys, &admin_token, &[Role::Trainer], 1).await;
+    let mut body = tms_http::routes::trainers::example_trainer();
+    body["user_id"] = json!(user_id);
+    let t = send(
+        &sys,
+        Some(&admin_token),
+        "POST",
+        "/trainers",
+        &[],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(t.status, 201, "{:?}", t.body);
+    let trainer_id = t.body["id"].as_str().unwrap_or_default().to_string();
+    // One trainer per user; the user must exist.
+    let again = send(
+        &sys,
+        Some(&admin_token),
+        "POST",
+        "/trainers",
+        &[],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
+    body["user_id"] = json!("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff09");
+    let nobody = send(
+        &sys,
+        Some(&admin_token),
+        "POST",
+        "/trainers",
+        &[],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(nobody.status, 422, "{:?}", nobody.body);
+    assert_eq!(nobody.error_fields(), vec!["user_id".to_string()]);
+
+    let mine = send(
+        &sys,
+        Some(&admin_token),
+        "POST",
+        "/course-runs",
+        &[],
+        Some(&tms_http::routes::course_runs::example_run()),
+    )
+    .await;
+    let other = send(
+        &sys,
+        Some(&admin_token),
+        "POST",
+        "/course-runs",
+        &[],
+        Some(&tms_http::routes::course_runs::example_run()),
+    )
+    .await;
+    let (mine_id, other_id) = (
+        mine.body["id"].as_str().unwrap_or_default().to_string(),
+        other.body["id"].as_str().unwrap_or_default().to_string(),
+    );
+    let session = &mine.body["sessions"][0];
+    let session_uri = format!(
+        "/course-runs/{mine_id}/sessions/{}",
+        session["id"].as_str().unwrap_or_default()
+    );
+    let tag = format!("\"{}\"", session["version"]);
+    // A trainer who does not exist: 422 naming the field.
+    let missing = send(
+        &sys,
+        Some(&admin_token),
+        "PATCH",
+        &session_uri,
+        &[("if-match", tag.as_str())],
+        Some(&json!({"trainer_id": "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff08"})),
+    )
+    .await;
+    assert_eq!(missing.status, 422, "{:?}", missing.body);
+    assert_eq!(missing.error_fields(), vec!["trainer_id".to_string()]);
+    let assigned = send(
+        &sys,
+        Some(&admin_token),
+        "PATCH",
+        &session_uri,
+        &[("if-match", tag.as_str())],
+        Some(&json!({"trainer_id": trainer_id})),
+    )
+    .await;
+    assert_eq!(assigned.status, 200, "{:?}", assigned.body);
+
+    let list = send(&sys, Some(&trainer_token), "GET", "/course-runs", &[], None).await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    let ids: Vec<&str> = list.body["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec![mine_id.as_str()]);
+    assert_eq!(
+        send(
+            &sys,
+            Some(&trainer_token),
+            "GET",
+            &format!("/course-runs/{mine_id}"),
+            &[],
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        send(
+            &sys,
+            Some(&trainer_token),
+            "GET",
+            &format!("/course-runs/{other_id}"),
+            &[],
+            None
+        )
+        .await
+        .status,
+        404
+    );
+    let write = send(
+        &sys,
+        Some(&trainer_token),
+        "PATCH",
+        &format!("/course-runs/{mine_id}"),
+        &[("if-match", "*")],
+        Some(&json!({"title": "Mine now"})),
+    )
+    .await;
+    assert_eq!(write.status, 403, "{:?}", write.body);
+    // An inactive trainer cannot be assigned.
+    let tr = send(
+        &sys,
+        Some(&admin_token),
+        "GET",
+        &format!("/trainers/{trainer_id}"),
+        &[],
+        None,
+    )
+    .await;
+    let etag = tr.header("etag").unwrap_or_default().to_string();
+    let off = send(
+        &sys,
+        Some(&admin_token),
+        "PATCH",
+        &format!("/trainers/{trainer_id}"),
+        &[("if-match", etag.as_str())],
+        Some(&json!({"status": "inactive"})),
+    )
+    .await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    let other_session = &other.body["sessions"][0];
+    let inactive = send(
+        &sys,
+        Some(&admin_token),
+        "PATCH",
+        &format!(
+            "/course-runs/{other_id}/sessions/{}",
+            other_session["id"].as_str().unwrap_or_default()
+        ),
+        &[(
+            "if-match",
+            format!("\"{}\"", other_session["version"]).as_str(),
+        )],
+        Some(&json!({"trainer_id": trainer_id})),
+    )
+    .await;
+    assert_eq!(inactive.status, 422, "{:?}", inactive.body);
 }

@@ -453,6 +453,15 @@ async fn bad_input_suite(sys: TestSystem) {
         .await;
     assert_eq!(user.status, 201, "{:?}", user.body);
     let user_id = user.body["id"].as_str().expect("user id").to_string();
+    let trainer = sys
+        .post(
+            "/trainers",
+            &tms_http::routes::trainers::example_trainer(),
+            &[],
+        )
+        .await;
+    assert_eq!(trainer.status, 201, "{:?}", trainer.body);
+    let trainer_id = trainer.body["id"].as_str().expect("trainer id").to_string();
     let before = (sys.all_versions().await, sys.message_counts().await);
     let docs = tms_http::route_docs(&tms_http::Resource::ALL);
     let mut total = 0;
@@ -460,6 +469,8 @@ async fn bad_input_suite(sys: TestSystem) {
     for doc in &docs {
         let id = if doc.path.starts_with("/users/") {
             &user_id
+        } else if doc.path.starts_with("/trainers/") {
+            &trainer_id
         } else {
             &run_id
         };

@@ -29,6 +29,7 @@ pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("SyncJobsFunction", tms_http::Resource::SyncJobs),
     ("UsersFunction", tms_http::Resource::Users),
     ("AuthFunction", tms_http::Resource::Auth),
+    ("TrainersFunction", tms_http::Resource::Trainers),
 ];
 
 /// The binaries of the Lambdas that are not HTTP functions.
@@ -786,8 +787,8 @@ fn every_lambda_crate_has_one_function_and_back() {
     let fns = functions(&t);
     let crates = lambda_crates();
     assert!(
-        crates.len() >= 8,
-        "expected the eight Lambda crates, found {crates:?}"
+        crates.len() >= 9,
+        "expected the nine Lambda crates, found {crates:?}"
     );
 
     let template_binaries: BTreeMap<String, String> = fns
@@ -1014,6 +1015,27 @@ fn function_grants_are_exactly_what_the_code_calls() {
             ],
         ),
         (
+            // Reads a trainer, an idempotency record; lists trainers on
+            // GSI1 (all) and GSI2 (by status); puts trainers, user link
+            // guards, audit and idempotency records (in transactions);
+            // deletes a link guard when relinked; checks that a linked
+            // user exists; no queue, no secret.
+            "TrainersFunction",
+            &[
+                (&["dynamodb:GetItem"], &["TmsTable"]),
+                (
+                    &["dynamodb:Query"],
+                    &["TmsTable/index/GSI1", "TmsTable/index/GSI2"],
+                ),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[TRAINER#*,TRAINERUSER#*,AUDIT#*,IDEMPOTENCY#*]"],
+                ),
+                (&["dynamodb:DeleteItem"], &["TmsTable[TRAINERUSER#*]"]),
+                (&["dynamodb:ConditionCheckItem"], &["TmsTable[USER#*]"]),
+            ],
+        ),
+        (
             // Sign-in: reads users, e-mail guards, counters, refresh
             // tokens and chains; writes only counters, refresh tokens and
             // chains; deletes only counters; reads the signing key.
@@ -1074,12 +1096,21 @@ fn function_grants_are_exactly_what_the_code_calls() {
         "audit keys are {audit_pk}: fix the audit Deny's pattern"
     );
 
-    // The users' and the sign-in's LeadingKeys patterns hold the keys the
-    // code writes.
+    // The trainers' listings are the indexes it may query.
+    assert_eq!(tms_ports::Index::Gsi1.name(), "GSI1");
+    assert_eq!(tms_ports::Index::Gsi2.name(), "GSI2");
+
+    // The users', the trainers' and the sign-in's LeadingKeys patterns hold
+    // the keys the code writes (and checks).
     let user_id = <tms_domain::ids::UserId as tms_domain::TypedId>::parse(
         "00000000-0000-4000-8000-000000000003",
     )
     .expect("a user id");
+    let trainer_id = <tms_domain::ids::TrainerId as tms_domain::TypedId>::parse(
+        "00000000-0000-4000-8000-000000000004",
+    )
+    .expect("a trainer id");
+    let trainer_audit_pk = tms_app::keys::audit_pk(tms_domain::EntityType::Trainer, "x");
     for (key, pattern, function) in [
         (tms_app::keys::user_pk(&user_id), "USER#", "UsersFunction"),
         (
@@ -1092,6 +1123,27 @@ fn function_grants_are_exactly_what_the_code_calls() {
             tms_app::keys::idempotency_pk("actor", "key"),
             "IDEMPOTENCY#",
             "UsersFunction",
+        ),
+        (
+            tms_app::keys::trainer_pk(&trainer_id),
+            "TRAINER#",
+            "TrainersFunction",
+        ),
+        (
+            tms_app::keys::trainer_user_guard_pk(&user_id),
+            "TRAINERUSER#",
+            "TrainersFunction",
+        ),
+        (
+            tms_app::keys::user_pk(&user_id),
+            "USER#",
+            "TrainersFunction",
+        ),
+        (trainer_audit_pk, "AUDIT#", "TrainersFunction"),
+        (
+            tms_app::keys::idempotency_pk("actor", "key"),
+            "IDEMPOTENCY#",
+            "TrainersFunction",
         ),
         (
             tms_app::keys::login_failures_pk("a@example.sg"),

@@ -3,7 +3,9 @@
 //!
 //! - the API Gateway HTTP API events through the Lambda conversion
 //!   (`lambda_http::request::from_str`, what the runtime applies) and the
-//!   function's router, in the order a person would send them;
+//!   function's router, in the order a person would send them (the
+//!   trainers function's event through the trainers router alone, as
+//!   TrainersFunction mounts it);
 //! - the SQS batch through the sync worker's handler
 //!   (`tms_runtime::sqs_events::handle_event`), its records carrying real
 //!   job ids and receipt handles, against the fake TPGateway;
@@ -31,12 +33,14 @@ use tms_tests::{on_both_engines, read_reply, Engine, Reply, TestSystem};
 const RUN_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000001";
 const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
-/// The HTTP API events (course-runs, audit-logs and users functions).
-const HTTP_EVENTS: [&str; 11] = [
+/// The HTTP API events (course-runs, audit-logs, users and trainers
+/// functions).
+const HTTP_EVENTS: [&str; 12] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
     "create-course-run-invalid",
+    CREATE_TRAINER_EVENT,
     "get-course-run",
     "list-audit-logs",
     "list-course-runs",
@@ -53,6 +57,8 @@ const SCHEDULE_EVENT: &str = "sync-sweeper-schedule";
 const AUTHORIZER_EVENT: &str = "authorizer-request";
 /// An API request the authorizer let through (UsersFunction).
 const LIST_USERS_EVENT: &str = "list-users";
+/// A trainer created by an Admin (TrainersFunction).
+const CREATE_TRAINER_EVENT: &str = "create-trainer";
 /// The token in the fixtures' Authorization header, and the user id in
 /// list-users' authorizer context: the tests put real ones there.
 const TOKEN_PLACEHOLDER: &str = "<access-token>";
@@ -85,6 +91,54 @@ async fn invoke(sys: &TestSystem, name: &str, run_id: &str, session_id: &str) ->
     );
     let res = router.oneshot(req).await.expect("infallible");
     read_reply(res).await
+}
+
+/// The event through one function's router, as that Lambda builds it
+/// (`tms_http::router(app, ActorSource::Authorizer, &[resource])`).
+async fn invoke_function(sys: &TestSystem, name: &str, resource: tms_http::Resource) -> Reply {
+    use tower::ServiceExt;
+    let req = lambda_http::request::from_str(&fixture(name))
+        .unwrap_or_else(|e| panic!("{name}.json is not an API Gateway event: {e}"));
+    let router = tms_http::router(
+        sys.app.clone(),
+        tms_http::ActorSource::Authorizer,
+        &[resource],
+    );
+    read_reply(router.oneshot(req).await.expect("infallible")).await
+}
+
+/// create-trainer through the trainers function's router: 201 with the
+/// trainer, its Location and ETag; the same event again is the replay of
+/// its Idempotency-Key; the trainer and its audit record are stored.
+async fn walk_the_trainer_event(sys: &TestSystem) {
+    let trainers = tms_http::Resource::Trainers;
+    let created = invoke_function(sys, CREATE_TRAINER_EVENT, trainers).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        created.header("x-correlation-id"),
+        Some("evt-create-trainer")
+    );
+    assert_eq!(created.header("etag"), Some("\"1\""));
+    let id = created.body["id"].as_str().expect("id").to_string();
+    let location = format!("/trainers/{id}");
+    assert_eq!(created.header("location"), Some(location.as_str()));
+    assert_eq!(created.body["name"], "Tan Ah Kow");
+    assert_eq!(created.body["status"], "active");
+    assert_eq!(created.body["user_id"], Value::Null);
+
+    let replay = invoke_function(sys, CREATE_TRAINER_EVENT, trainers).await;
+    assert_eq!(replay.status, 201, "{:?}", replay.body);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body["id"], json!(id));
+
+    let got = sys.get(&location).await;
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    assert_eq!(got.body["email"], "ahkow.tan@example.sg");
+    assert_eq!(
+        sys.audit_actions("trainer", &id).await,
+        ["trainer.created"],
+        "one trainer, one audit record"
+    );
 }
 
 async fn walk_the_events(sys: TestSystem) {
@@ -160,6 +214,8 @@ async fn walk_the_events(sys: TestSystem) {
         invalid.body["correlation_id"],
         Value::from("evt-create-course-run-invalid")
     );
+
+    walk_the_trainer_event(&sys).await;
 }
 
 #[tokio::test]

@@ -12,8 +12,12 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [EntityType; 3] =
-    [EntityType::CourseRun, EntityType::SyncJob, EntityType::User];
+pub const AUDITED_ENTITY_TYPES: [EntityType; 4] = [
+    EntityType::CourseRun,
+    EntityType::SyncJob,
+    EntityType::User,
+    EntityType::Trainer,
+];
 
 /// The query string of `GET /audit-logs`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -7,7 +7,7 @@ use tms_domain::access::{Action, Area, Ownership};
 use tms_domain::course_run::{
     check_session_cap, CancelInput, CourseRun, CourseRunInput, RunStatus, Session, SessionInput,
 };
-use tms_domain::ids::{RunId, SessionId, TypedId};
+use tms_domain::ids::{RunId, SessionId, TrainerId, TypedId};
 use tms_domain::patch::MergePatch;
 use tms_domain::sync::JobType;
 use tms_domain::{AuditAction, EntityType, ValidationErrors};
@@ -65,12 +65,9 @@ pub struct RunListParams {
     pub cursor: Option<String>,
 }
 
-/// Whether the acting trainer owns a run: never yet (the trainer link of a
-/// user arrives with trainers); other roles do not need ownership.
-fn run_ownership(ctx: &RequestContext) -> Ownership {
-    let _ = ctx;
-    Ownership::NotOwn
-}
+/// How many pages of a trainer's sessions their run list reads at most
+/// (100 sessions a page).
+const MAX_OWN_SESSION_PAGES: usize = 20;
 
 /// Whether the actor may read `area` only where it is their own: lists
 /// are then filtered to their own things.
@@ -191,6 +188,16 @@ impl App {
             Ok(p) => p,
             Err(first) => return Ok(Idempotent::Replayed(first)),
         };
+        let named: Vec<(String, &TrainerId)> = session_fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                f.trainer_id
+                    .as_ref()
+                    .map(|t| (format!("sessions[{i}].trainer_id"), t))
+            })
+            .collect();
+        self.check_trainers(&named).await?;
         let now = self.now();
         let run = CourseRun::create(self.new_id()?, fields, now);
         let mut sessions = Vec::with_capacity(session_fields.len());
@@ -235,22 +242,102 @@ impl App {
         Ok(outcome(committed, response))
     }
 
-    /// Reads a run with its sessions: 1 Query.
+    /// Reads a run with its sessions: 1 Query (+1 GetItem for a Trainer:
+    /// their trainer, to tell whether the run is theirs).
     pub async fn get_course_run(
         &self,
         ctx: &RequestContext,
         id: &RunId,
     ) -> Result<CourseRunView, AppError> {
-        // Checked before the read (no trainer can own a run yet: trainers
-        // and their links to users come with the trainers step).
-        self.authorize_owned(
-            ctx,
-            Area::CourseRuns,
-            Action::Read,
-            run_ownership(ctx),
-            "course run",
-        )?;
-        Ok(self.read_run_partition(id).await?.view())
+        let part = self.read_run_partition(id).await?;
+        let ownership = self.run_ownership(ctx, &part).await?;
+        self.authorize_owned(ctx, Area::CourseRuns, Action::Read, ownership, "course run")?;
+        Ok(part.view())
+    }
+
+    /// Whether the run is the acting trainer's: one of its sessions is
+    /// assigned to the trainer linked to the user. Only asked when the
+    /// actor's roles grant runs "own" only.
+    async fn run_ownership(
+        &self,
+        ctx: &RequestContext,
+        part: &RunPartition,
+    ) -> Result<Ownership, AppError> {
+        if !only_own(ctx, Area::CourseRuns) {
+            return Ok(Ownership::NotApplicable);
+        }
+        let Some(mine) = self.actor_trainer(ctx).await? else {
+            return Ok(Ownership::NotOwn);
+        };
+        let own = part
+            .sessions
+            .iter()
+            .any(|(s, _)| s.fields.trainer_id.as_ref() == Some(&mine));
+        Ok(if own {
+            Ownership::Own
+        } else {
+            Ownership::NotOwn
+        })
+    }
+
+    /// The runs of the acting trainer's sessions (GSI1 `TRAINER#<id>`, then
+    /// the runs), filtered as the list asks, by start date, in one page.
+    async fn own_runs(
+        &self,
+        ctx: &RequestContext,
+        filter: impl Fn(&CourseRun) -> bool,
+    ) -> Result<ListPage<CourseRunView>, AppError> {
+        let Some(mine) = self.actor_trainer(ctx).await? else {
+            return Ok(ListPage {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let mut query = Query {
+            index: Some(Index::Gsi1),
+            pk: keys::trainer_sessions_pk(&mine),
+            sk: SkCondition::Any,
+            forward: true,
+            limit: tms_ports::store::MAX_PAGE_SIZE,
+            cursor: None,
+        };
+        let mut run_ids: Vec<RunId> = Vec::new();
+        for _ in 0..MAX_OWN_SESSION_PAGES {
+            let page = self.store.query(&query).await?;
+            for item in &page.items {
+                let s: Session = decode(item)?;
+                if !run_ids.contains(&s.course_run_id) {
+                    run_ids.push(s.course_run_id);
+                }
+            }
+            match page.next {
+                Some(c) => query.cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut items = Vec::new();
+        for id in &run_ids {
+            let (run, version) = match self.read_run(id).await {
+                Ok(r) => r,
+                Err(AppError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if filter(&run) {
+                items.push(CourseRunView {
+                    run,
+                    version,
+                    sessions: None,
+                });
+            }
+        }
+        items.sort_by(|a, b| {
+            (a.run.fields.start_date, a.run.id.as_str())
+                .cmp(&(b.run.fields.start_date, b.run.id.as_str()))
+        });
+        Ok(ListPage {
+            items,
+            next_cursor: None,
+        })
     }
 
     /// Lists runs, by status or all (or only the active ones), in a start-date
@@ -308,12 +395,15 @@ impl App {
             return Err(AppError::InvalidCursor);
         }
         if only_own(ctx, Area::CourseRuns) {
-            // A trainer sees the runs of their own sessions; no user is
-            // linked to a trainer yet, so a trainer owns none.
-            return Ok(ListPage {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            // A trainer sees the runs of their own sessions.
+            return self
+                .own_runs(ctx, |r| {
+                    status.is_none_or(|s| r.status == s)
+                        && (!active || r.status.is_active())
+                        && from.is_none_or(|f| r.fields.start_date >= f)
+                        && to.is_none_or(|t| r.fields.start_date <= t)
+                })
+                .await;
         }
         let (index, pk) = match (status, active) {
             (Some(s), _) => (Index::Gsi2, keys::runs_by_status(s)),
@@ -457,6 +547,10 @@ impl App {
             Ok(v) => v,
             Err(first) => return Ok(Idempotent::Replayed(first)),
         };
+        if let Some(t) = &fields.trainer_id {
+            self.check_trainers(&[("trainer_id".to_string(), t)])
+                .await?;
+        }
         let now = self.now();
         let session = Session::create(self.new_id()?, run_id.clone(), fields, now);
         let view = SessionView {
@@ -495,6 +589,15 @@ impl App {
         let on_conflict = OnConflict::against(if_match.as_ref(), "session");
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
         let updated = session.apply_patch(&patch, &part.run, &part.sessions(), self.now())?;
+        if let Some(t) = updated
+            .fields
+            .trainer_id
+            .as_ref()
+            .filter(|t| session.fields.trainer_id.as_ref() != Some(*t))
+        {
+            self.check_trainers(&[("trainer_id".to_string(), t)])
+                .await?;
+        }
         let view = SessionView {
             session: updated,
             version: expected + 1,

@@ -137,6 +137,38 @@ pub fn timed_sk(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", ts(at))
 }
 
+// --- trainers -----------------------------------------------------------------
+
+pub fn trainer_pk(id: &TrainerId) -> String {
+    format!("TRAINER#{id}")
+}
+/// GSI1: every trainer, by name.
+pub const TRAINERS: &str = "TRAINERS";
+/// GSI2: trainers of one status, by name.
+pub fn trainers_by_status(status: tms_domain::trainer::TrainerStatus) -> String {
+    format!("TRAINERS#STATUS#{}", status.as_str())
+}
+/// Sort key of a trainer in the listings: the name lowercased, then the id.
+pub fn trainer_listing_sk(name: &str, id: &TrainerId) -> String {
+    format!("{}#{id}", name.to_lowercase())
+}
+/// Whether a cursor of a trainer listing holds keys the listing makes.
+pub fn is_trainer_cursor(c: &Cursor) -> bool {
+    let Some(id) = c.pk.strip_prefix("TRAINER#") else {
+        return false;
+    };
+    tms_domain::ids::is_canonical_uuid(id)
+        && c.sk == c.pk
+        && c.isk
+            .as_deref()
+            .and_then(|k| k.rsplit_once('#'))
+            .is_some_and(|(_, kid)| kid == id)
+}
+/// The guard that lets a user be linked to one trainer only.
+pub fn trainer_user_guard_pk(user_id: &tms_domain::ids::UserId) -> String {
+    format!("TRAINERUSER#{user_id}")
+}
+
 // --- users and sign-in --------------------------------------------------------
 
 pub fn user_pk(id: &tms_domain::ids::UserId) -> String {
@@ -242,6 +274,17 @@ mod tests {
         assert_eq!(refresh_token_pk("ab12"), "REFRESH#ab12");
         assert_eq!(refresh_chain_pk("c1"), "REFRESHCHAIN#c1");
         assert_eq!(login_failures_pk("a@b.sg"), "LOGINFAIL#a@b.sg");
+        let t = TrainerId::parse(T1).unwrap();
+        assert_eq!(trainer_pk(&t), format!("TRAINER#{T1}"));
+        assert_eq!(
+            trainers_by_status(tms_domain::trainer::TrainerStatus::Active),
+            "TRAINERS#STATUS#active"
+        );
+        assert_eq!(
+            trainer_listing_sk("Tan Ah Kow", &t),
+            format!("tan ah kow#{T1}")
+        );
+        assert_eq!(trainer_user_guard_pk(&u), format!("TRAINERUSER#{R1}"));
     }
 
     #[test]

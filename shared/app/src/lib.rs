@@ -14,6 +14,7 @@ pub mod records;
 pub mod sync;
 mod sync_course_run;
 pub mod sync_jobs;
+pub mod trainers;
 pub mod users;
 mod write;
 

@@ -33,6 +33,9 @@ impl Record for SyncJob {
 impl Record for tms_domain::user::User {
     const ENTITY: EntityType = EntityType::User;
 }
+impl Record for tms_domain::trainer::Trainer {
+    const ENTITY: EntityType = EntityType::Trainer;
+}
 impl Record for SyncLock {
     const ENTITY: EntityType = EntityType::SyncLock;
 }
@@ -143,6 +146,31 @@ pub fn user_item(u: &tms_domain::user::User, version: u64) -> Result<Item, AppEr
         keys::user_listing_sk(&u.email, &u.id),
     ));
     Ok(item)
+}
+
+pub fn trainer_item(t: &tms_domain::trainer::Trainer, version: u64) -> Result<Item, AppError> {
+    let pk = keys::trainer_pk(&t.id);
+    let listing = keys::trainer_listing_sk(&t.fields.name, &t.id);
+    let mut item = item_of(pk.clone(), pk, t, version)?;
+    item.gsi1 = Some(IndexKey::new(keys::TRAINERS, listing.clone()));
+    item.gsi2 = Some(IndexKey::new(
+        keys::trainers_by_status(t.fields.status),
+        listing,
+    ));
+    Ok(item)
+}
+
+pub fn trainer_user_guard_item(
+    user_id: &tms_domain::ids::UserId,
+    trainer_id: &tms_domain::ids::TrainerId,
+) -> Item {
+    let pk = keys::trainer_user_guard_pk(user_id);
+    Item::new(
+        pk.clone(),
+        pk,
+        EntityType::TrainerUserGuard.as_str(),
+        serde_json::json!({ "trainer_id": trainer_id }),
+    )
 }
 
 pub fn email_guard_item(email: &str, user_id: &tms_domain::ids::UserId) -> Item {

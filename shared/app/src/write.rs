@@ -35,6 +35,11 @@ pub(crate) enum OnConflict {
     /// The version read by this request moved on concurrently (409,
     /// retryable: read again and retry).
     Moved(&'static str),
+    /// A referenced item does not exist: a 422 naming the field.
+    Missing {
+        field: &'static str,
+        reason: &'static str,
+    },
     /// The request's own Idempotency-Key record: it exists (the commit then
     /// looks the key up) or existed and is gone (expired, or its first
     /// attempt rolled back: in flight).
@@ -60,6 +65,9 @@ impl OnConflict {
                 "the {what} changed concurrently; read it again and retry"
             )),
             OnConflict::IdempotencyKey => in_flight(),
+            OnConflict::Missing { field, reason } => {
+                AppError::Validation(tms_domain::ValidationErrors::single(field, reason))
+            }
         }
     }
 }
@@ -98,6 +106,18 @@ impl ChangeSet {
     fn push(&mut self, op: WriteOp, on_conflict: OnConflict) {
         self.ops.push(op);
         self.on_conflict.push(on_conflict);
+    }
+
+    /// The transaction holds only if the item exists (a reference).
+    pub fn check_exists(&mut self, pk: String, sk: String, on_conflict: OnConflict) {
+        let condition = Condition::Exists;
+        self.push(WriteOp::Check { pk, sk, condition }, on_conflict);
+    }
+
+    /// Deletes an item that must exist (a guard moving on).
+    pub fn delete_existing(&mut self, pk: String, sk: String, on_conflict: OnConflict) {
+        let condition = Condition::Exists;
+        self.push(WriteOp::Delete { pk, sk, condition }, on_conflict);
     }
 
     pub fn put_new(&mut self, item: Item, on_conflict: OnConflict) {

@@ -65,6 +65,9 @@ named_enum! {
         RefreshChain,
         /// Failed sign-ins of one e-mail in the current window.
         LoginFailures,
+        Trainer,
+        /// The guard that links a user to one trainer only.
+        TrainerUserGuard,
     }
 }
 
@@ -112,6 +115,12 @@ named_enum! {
         #[serde(rename = "user.password_changed")]
         #[strum(serialize = "user.password_changed")]
         UserPasswordChanged,
+        #[serde(rename = "trainer.created")]
+        #[strum(serialize = "trainer.created")]
+        TrainerCreated,
+        #[serde(rename = "trainer.updated")]
+        #[strum(serialize = "trainer.updated")]
+        TrainerUpdated,
         /// A person asked for a failed or dead-lettered job to run again.
         #[serde(rename = "sync_job.retried")]
         #[strum(serialize = "sync_job.retried")]

@@ -14,6 +14,7 @@ pub mod kinds;
 pub mod patch;
 pub mod sync;
 pub mod tpg;
+pub mod trainer;
 pub mod types;
 pub mod user;
 

@@ -25,15 +25,17 @@ pub enum Resource {
     SyncJobs,
     Users,
     Auth,
+    Trainers,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 5] = [
+    pub const ALL: [Resource; 6] = [
         Resource::CourseRuns,
         Resource::AuditLogs,
         Resource::SyncJobs,
         Resource::Users,
         Resource::Auth,
+        Resource::Trainers,
     ];
 
     /// The resource's routes, each with its declaration.
@@ -44,6 +46,7 @@ impl Resource {
             Resource::SyncJobs => routes::sync_jobs::routes(),
             Resource::Users => routes::users::routes(),
             Resource::Auth => routes::auth::routes(),
+            Resource::Trainers => routes::trainers::routes(),
         }
     }
 }

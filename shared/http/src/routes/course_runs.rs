@@ -63,8 +63,7 @@ fn example_patch() -> Value {
 
 /// A session that fits [`example_run`]'s dates next to its sessions.
 fn example_session() -> Value {
-    json!({"session_date": "2025-01-16", "start_time": "19:00", "end_time": "21:00",
-           "trainer_id": "0193a4e2-7c1b-7d3e-9a51-2b7f00c0aaaa"})
+    json!({"session_date": "2025-01-16", "start_time": "19:00", "end_time": "21:00"})
 }
 
 const SESSION_REQUIRED: &[&str] = &["session_date", "start_time", "end_time"];

@@ -1,0 +1,87 @@
+//! `/trainers`: trainers, their contact and credentials, and their link to
+//! the user who signs in as them.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::Json;
+use serde_json::{json, Value};
+use tms_app::trainers::TrainerListParams;
+use tms_app::App;
+use tms_domain::ids::TrainerId;
+use tms_domain::patch::MergePatch;
+use tms_domain::trainer::TrainerInput;
+
+use crate::context::Ctx;
+use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
+use crate::problem::ApiResult;
+use crate::respond::{idempotent, with_etag, written};
+use crate::routes::{Route, RouteDoc};
+
+/// A valid create body (no user link: the link is optional).
+pub fn example_trainer() -> Value {
+    json!({"name": "Tan Ah Kow", "email": "ahkow.tan@example.sg", "phone": "+65 9123 4567",
+           "credentials": "ACTA; WSQ Advanced Certificate in Training and Assessment"})
+}
+
+fn example_patch() -> Value {
+    json!({"phone": "+65 8123 4567", "status": "inactive"})
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            RouteDoc::new(Method::POST, "/trainers")
+                .body(example_trainer, &["name"])
+                .idempotent(),
+            post(create),
+        ),
+        Route::new(
+            RouteDoc::new(Method::GET, "/trainers").query(&["status", "limit", "cursor"], ""),
+            get(list),
+        ),
+        Route::new(RouteDoc::new(Method::GET, "/trainers/{id}"), get(read)),
+        Route::new(
+            RouteDoc::new(Method::PATCH, "/trainers/{id}")
+                .merge_patch(example_patch, &["name", "status"])
+                .if_match(),
+            patch(update),
+        ),
+    ]
+}
+
+async fn create(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    req: JsonRequest<TrainerInput>,
+) -> ApiResult<Response> {
+    let out = app.create_trainer(&ctx, req.value, req.idempotency).await?;
+    Ok(idempotent(StatusCode::CREATED, out))
+}
+
+async fn list(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    QueryParams(params): QueryParams<TrainerListParams>,
+) -> ApiResult<Response> {
+    Ok(Json(app.list_trainers(&ctx, &params).await?).into_response())
+}
+
+async fn read(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult<Response> {
+    let view = app.get_trainer(&ctx, &ids.get::<TrainerId>("id")?).await?;
+    Ok(with_etag(StatusCode::OK, view.version, view))
+}
+
+async fn update(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    ids: PathIds,
+    IfMatch(if_match): IfMatch,
+    req: JsonRequest<MergePatch>,
+) -> ApiResult<Response> {
+    let out = app
+        .update_trainer(&ctx, &ids.get::<TrainerId>("id")?, if_match, req.value)
+        .await?;
+    Ok(written(StatusCode::OK, out))
+}
