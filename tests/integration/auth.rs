@@ -313,6 +313,25 @@ async fn bad_tokens_are_401(sys: TestSystem) {
             "{what}"
         );
     }
+    // A stale token does not stop a client from signing in again.
+    let expired = jwt::sign(
+        &key,
+        &claims(&|c| {
+            c.iat = now - 3600;
+            c.nbf = now - 3600;
+            c.exp = now - 1800;
+        }),
+    );
+    let relogin = send(
+        &sys,
+        Some(&expired),
+        "POST",
+        "/auth/login",
+        &[],
+        Some(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+    )
+    .await;
+    assert_eq!(relogin.status, 200, "{:?}", relogin.body);
     // Not a Bearer header at all.
     let basic = call(
         &router(&sys),

@@ -7,8 +7,10 @@
 //! TPGateway secret (declared without a value), the signing-key secret
 //! (generated, in a form the key parser accepts), who reads which secret,
 //! the HTTP API's Lambda authorizer in front of every route but the public
-//! ones, the alarms, every function's IAM grants (least privilege) and the
-//! append-only IAM guard on audit records. No network.
+//! ones, the alarms, every function's IAM grants (least privilege), that
+//! every table write is limited by `dynamodb:LeadingKeys` to the keys the
+//! code builds (tms_app::keys), and the append-only IAM guard on audit
+//! records. No network.
 //!
 //! The template is parsed with serde_yaml; CloudFormation short tags (`!Ref`,
 //! `!GetAtt`, `!Sub`, `!If`, ...) arrive as tagged values and are turned into
@@ -934,21 +936,25 @@ fn function_grants_are_exactly_what_the_code_calls() {
     type Spec = &'static [(&'static [&'static str], &'static [&'static str])];
     let expected: &[(&str, Spec)] = &[
         (
+            // Reads runs, sessions, listings and idempotency records; puts
+            // runs and sessions (the run's partition), audit records, sync
+            // jobs and idempotency records (in transactions); deletes
+            // sessions (the run's partition); checks nothing else.
             "CourseRunsFunction",
             &[
                 (
-                    &[
-                        "dynamodb:GetItem",
-                        "dynamodb:Query",
-                        "dynamodb:PutItem",
-                        "dynamodb:DeleteItem",
-                        "dynamodb:ConditionCheckItem",
-                    ],
+                    &["dynamodb:GetItem", "dynamodb:Query"],
                     &["TmsTable", "TmsTable/index/*"],
                 ),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[RUN#*,AUDIT#*,SYNCJOB#*,IDEMPOTENCY#*]"],
+                ),
+                (&["dynamodb:DeleteItem"], &["TmsTable[RUN#*]"]),
                 (&["sqs:SendMessage"], &["SyncQueue"]),
             ],
         ),
+        // Reads only: no write action at all.
         ("AuditLogsFunction", &[(&["dynamodb:Query"], &["TmsTable"])]),
         (
             // Reads, a retry (job + audit record in one transaction, then
@@ -957,9 +963,10 @@ fn function_grants_are_exactly_what_the_code_calls() {
             "SyncJobsFunction",
             &[
                 (
-                    &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"],
+                    &["dynamodb:GetItem", "dynamodb:Query"],
                     &["TmsTable", "TmsTable/index/*"],
                 ),
+                (&["dynamodb:PutItem"], &["TmsTable[SYNCJOB#*,AUDIT#*]"]),
                 (&["sqs:SendMessage"], &["SyncQueue"]),
                 (
                     &["sqs:ReceiveMessage", "sqs:DeleteMessage"],
@@ -968,17 +975,21 @@ fn function_grants_are_exactly_what_the_code_calls() {
             ],
         ),
         (
+            // Reads jobs, locks, run partitions and an entity's jobs; puts
+            // the job and its lock (the claim), runs and sessions, audit
+            // records and follow-up jobs (the outcome); deletes the lock
+            // only.
             "SyncWorkerFunction",
             &[
                 (
-                    &[
-                        "dynamodb:GetItem",
-                        "dynamodb:Query",
-                        "dynamodb:PutItem",
-                        "dynamodb:DeleteItem",
-                    ],
+                    &["dynamodb:GetItem", "dynamodb:Query"],
                     &["TmsTable", "TmsTable/index/*"],
                 ),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[RUN#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
+                ),
+                (&["dynamodb:DeleteItem"], &["TmsTable[SYNCLOCK#*]"]),
                 (
                     &[
                         "sqs:ReceiveMessage",
@@ -1078,93 +1089,425 @@ fn function_grants_are_exactly_what_the_code_calls() {
     }
 
     // The sweeper's narrow grants hold what the code uses: the due index
-    // is GSI3 of resources.json, and sync job keys match the pattern.
+    // is GSI3 of resources.json. (The keys behind every LeadingKeys pattern
+    // are checked by `write_leading_keys_are_the_keys_the_code_writes`.)
     assert_eq!(tms_ports::Index::Gsi3.name(), "GSI3");
     assert!(resources()
         .table
         .global_secondary_indexes
         .iter()
         .any(|g| g.name == "GSI3"));
-    let job_pk = tms_app::keys::sync_job_pk("00000000-0000-4000-8000-000000000001");
-    assert!(
-        job_pk.starts_with("SYNCJOB#"),
-        "sync job keys are {job_pk}: fix the sweeper's LeadingKeys pattern"
-    );
-    let audit_pk = tms_app::keys::audit_pk(tms_domain::EntityType::CourseRun, "x");
-    assert!(
-        audit_pk.starts_with(AUDIT_LEADING_KEY_PATTERN.trim_end_matches('*')),
-        "audit keys are {audit_pk}: fix the audit Deny's pattern"
-    );
+    for entity in [
+        tms_domain::EntityType::CourseRun,
+        tms_domain::EntityType::SyncJob,
+        tms_domain::EntityType::User,
+        tms_domain::EntityType::Trainer,
+    ] {
+        let audit_pk = tms_app::keys::audit_pk(entity, "x");
+        assert!(
+            string_like(AUDIT_LEADING_KEY_PATTERN, &audit_pk),
+            "audit keys are {audit_pk}: fix the audit Deny's pattern"
+        );
+    }
 
     // The trainers' listings are the indexes it may query.
     assert_eq!(tms_ports::Index::Gsi1.name(), "GSI1");
     assert_eq!(tms_ports::Index::Gsi2.name(), "GSI2");
+}
 
-    // The users', the trainers' and the sign-in's LeadingKeys patterns hold
-    // the keys the code writes (and checks).
-    let user_id = <tms_domain::ids::UserId as tms_domain::TypedId>::parse(
-        "00000000-0000-4000-8000-000000000003",
-    )
-    .expect("a user id");
-    let trainer_id = <tms_domain::ids::TrainerId as tms_domain::TypedId>::parse(
-        "00000000-0000-4000-8000-000000000004",
-    )
-    .expect("a trainer id");
-    let trainer_audit_pk = tms_app::keys::audit_pk(tms_domain::EntityType::Trainer, "x");
-    for (key, pattern, function) in [
-        (tms_app::keys::user_pk(&user_id), "USER#", "UsersFunction"),
+// ---------------------------------------------------------------------------
+// Writes: every writer is limited to the partition keys it writes.
+
+/// The item-level write actions of DynamoDB. Each one is authorized per
+/// item (also inside TransactWriteItems), so each one can be limited with
+/// `dynamodb:LeadingKeys`; a grant of one of them without that condition
+/// could write any key of the table.
+const WRITE_ACTIONS: [&str; 8] = [
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+];
+
+/// IAM's `StringLike`: `*` matches any run of characters, `?` any one.
+fn string_like(pattern: &str, s: &str) -> bool {
+    fn go(p: &[char], s: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            Some(('?', rest)) => !s.is_empty() && go(rest, &s[1..]),
+            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let s: Vec<char> = s.chars().collect();
+    go(&p, &s)
+}
+
+/// What is wrong with a function's Allow statements that grant a write
+/// action: each must carry exactly one condition, `ForAllValues:StringLike`
+/// on `dynamodb:LeadingKeys`, with at least one pattern, each a fixed key
+/// prefix ending in `#*` (no pattern that matches every key), and apply to
+/// the table alone (not its indexes, which are never written). Empty when
+/// every writer is limited.
+fn unlimited_writes(id: &str, f: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for s in statements_of(id, f) {
+        if s.get("Effect") != Some(&json!("Allow")) {
+            continue;
+        }
+        let actions = one_or_many(at(&s, &["Action"]));
+        let writes: Vec<&str> = actions
+            .iter()
+            .map(|a| string(a, "Action"))
+            .filter(|a| {
+                // An action pattern (`dynamodb:*Item`) counts as every
+                // write it matches.
+                let a = a.to_lowercase();
+                WRITE_ACTIONS
+                    .iter()
+                    .any(|w| string_like(&a, &w.to_lowercase()))
+            })
+            .collect();
+        if writes.is_empty() {
+            continue;
+        }
+        let sid = s.get("Sid").and_then(Value::as_str).unwrap_or("(no Sid)");
+        let keys = s
+            .get("Condition")
+            .filter(|c| c.as_object().map(|o| o.len()) == Some(1))
+            .and_then(|c| c.get("ForAllValues:StringLike"))
+            .filter(|c| c.as_object().map(|o| o.len()) == Some(1))
+            .and_then(|c| c.get("dynamodb:LeadingKeys"))
+            .map(one_or_many);
+        match keys {
+            None => problems.push(format!(
+                "{id} {sid}: {writes:?} without a ForAllValues:StringLike dynamodb:LeadingKeys condition (it could write any key)"
+            )),
+            Some(keys) if keys.is_empty() => {
+                problems.push(format!("{id} {sid}: {writes:?} with no LeadingKeys pattern"))
+            }
+            Some(keys) => {
+                for k in keys {
+                    let ok = k.as_str().is_some_and(|k| {
+                        k.strip_suffix("#*").is_some_and(|prefix| {
+                            !prefix.is_empty()
+                                && prefix
+                                    .chars()
+                                    .all(|c| c.is_ascii_uppercase() || c == '#')
+                        })
+                    });
+                    if !ok {
+                        problems.push(format!(
+                            "{id} {sid}: LeadingKeys pattern {k} is not a key prefix `PREFIX#*`"
+                        ));
+                    }
+                }
+            }
+        }
+        let table = json!({ "Fn::GetAtt": ["TmsTable", "Arn"] });
+        if one_or_many(at(&s, &["Resource"])) != vec![table] {
+            problems.push(format!(
+                "{id} {sid}: {writes:?} must apply to the table alone, not {}",
+                at(&s, &["Resource"])
+            ));
+        }
+    }
+    problems
+}
+
+/// Every Allow statement that grants a write action carries a
+/// `ForAllValues:StringLike` `dynamodb:LeadingKeys` condition: no function
+/// may write any key of the table. The read-only functions have no write
+/// action at all.
+#[test]
+fn every_table_writer_is_limited_to_leading_keys() {
+    let t = template();
+    let fns = functions(&t);
+    let problems: Vec<String> = fns
+        .iter()
+        .flat_map(|(id, f)| unlimited_writes(id, f))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "unlimited writers:\n{}",
+        problems.join("\n")
+    );
+
+    for id in ["AuditLogsFunction", "AuthorizerFunction"] {
+        let writes: Vec<(String, String)> = grants(id, &fns[id])
+            .into_iter()
+            .filter(|(a, _)| WRITE_ACTIONS.contains(&a.as_str()))
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "{id} is read-only, yet grants {writes:?}"
+        );
+    }
+
+    // The check itself: a writer without the condition, with a pattern
+    // that matches every key, or on the indexes, is caught.
+    let table = json!({ "Fn::GetAtt": ["TmsTable", "Arn"] });
+    let with = |statement: Value| {
+        json!({ "Properties": { "Policies": [
+            { "Version": "2012-10-17", "Statement": [statement] }
+        ] } })
+    };
+    let leading =
+        |keys: Value| json!({ "ForAllValues:StringLike": { "dynamodb:LeadingKeys": keys } });
+    for (what, statement) in [
         (
-            tms_app::keys::email_guard_pk("a@example.sg"),
-            "EMAIL#",
-            "UsersFunction",
+            "no condition",
+            json!({ "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [table] }),
         ),
-        (audit_pk, "AUDIT#", "UsersFunction"),
         (
-            tms_app::keys::idempotency_pk("actor", "key"),
-            "IDEMPOTENCY#",
-            "UsersFunction",
+            "another condition",
+            json!({ "Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": table,
+                    "Condition": { "StringEquals": { "aws:RequestedRegion": "ap-southeast-1" } } }),
         ),
         (
-            tms_app::keys::trainer_pk(&trainer_id),
-            "TRAINER#",
-            "TrainersFunction",
+            "ForAnyValue",
+            json!({ "Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": [table],
+                    "Condition": { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": ["RUN#*"] } } }),
         ),
         (
-            tms_app::keys::trainer_user_guard_pk(&user_id),
-            "TRAINERUSER#",
-            "TrainersFunction",
+            "every key",
+            json!({ "Effect": "Allow", "Action": ["dynamodb:ConditionCheckItem"], "Resource": [table],
+                    "Condition": leading(json!(["RUN#*", "*"])) }),
         ),
         (
-            tms_app::keys::user_pk(&user_id),
-            "USER#",
-            "TrainersFunction",
-        ),
-        (trainer_audit_pk, "AUDIT#", "TrainersFunction"),
-        (
-            tms_app::keys::idempotency_pk("actor", "key"),
-            "IDEMPOTENCY#",
-            "TrainersFunction",
+            "the indexes",
+            json!({ "Effect": "Allow", "Action": ["dynamodb:PutItem"],
+                    "Resource": [table, table_indexes_arn()],
+                    "Condition": leading(json!(["RUN#*"])) }),
         ),
         (
-            tms_app::keys::login_failures_pk("a@example.sg"),
-            "LOGINFAIL#",
-            "AuthFunction",
-        ),
-        (
-            tms_app::keys::refresh_token_pk("hash"),
-            "REFRESH#",
-            "AuthFunction",
-        ),
-        (
-            tms_app::keys::refresh_chain_pk("chain"),
-            "REFRESHCHAIN#",
-            "AuthFunction",
+            "an action pattern",
+            json!({ "Effect": "Allow", "Action": ["dynamodb:*Item"], "Resource": [table] }),
         ),
     ] {
         assert!(
-            key.starts_with(pattern),
-            "keys are {key}: fix {function}'s LeadingKeys pattern {pattern}*"
+            !unlimited_writes("Probe", &with(statement)).is_empty(),
+            "a writer with {what} must be refused"
         );
+    }
+    for ok in [
+        json!({ "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table],
+                "Condition": leading(json!(["RUN#*", "AUDIT#*"])) }),
+        json!({ "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                "Resource": [table, table_indexes_arn()] }),
+        json!({ "Effect": "Deny", "Action": ["dynamodb:UpdateItem"], "Resource": [table],
+                "Condition": { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": ["AUDIT#*"] } } }),
+    ] {
+        assert_eq!(unlimited_writes("Probe", &with(ok)), Vec::<String>::new());
+    }
+}
+
+/// The partition keys of the table's items, built by `tms_app::keys`, by
+/// the name the writers below use. GSI keys are not here: they are never
+/// the partition key of a written item.
+fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
+    use tms_app::keys;
+    use tms_domain::{EntityType, TypedId};
+    let id = "00000000-0000-4000-8000-000000000001";
+    let run = tms_domain::ids::RunId::parse(id).expect("a run id");
+    let user = tms_domain::ids::UserId::parse(id).expect("a user id");
+    let trainer = tms_domain::ids::TrainerId::parse(id).expect("a trainer id");
+    let audit: Vec<String> = [
+        EntityType::CourseRun,
+        EntityType::Session,
+        EntityType::SyncJob,
+        EntityType::User,
+        EntityType::Trainer,
+    ]
+    .into_iter()
+    .map(|e| keys::audit_pk(e, id))
+    .collect();
+    BTreeMap::from([
+        // A run and its sessions: sessions live in the run's partition
+        // (records::session_item keys a session by keys::run_pk).
+        ("run", vec![keys::run_pk(&run)]),
+        ("audit", audit),
+        ("sync_job", vec![keys::sync_job_pk(id)]),
+        (
+            "sync_lock",
+            vec![keys::sync_lock_pk(EntityType::CourseRun, id)],
+        ),
+        ("idempotency", vec![keys::idempotency_pk(id, "key")]),
+        ("user", vec![keys::user_pk(&user)]),
+        ("email_guard", vec![keys::email_guard_pk("a@example.sg")]),
+        ("trainer", vec![keys::trainer_pk(&trainer)]),
+        (
+            "trainer_user_guard",
+            vec![keys::trainer_user_guard_pk(&user)],
+        ),
+        ("refresh_token", vec![keys::refresh_token_pk("ab12")]),
+        ("refresh_chain", vec![keys::refresh_chain_pk("c1")]),
+        (
+            "login_failures",
+            vec![keys::login_failures_pk("a@example.sg")],
+        ),
+    ])
+}
+
+/// The `dynamodb:LeadingKeys` patterns under which a function may use a
+/// write action on the table; `*` for a grant without the condition.
+fn write_patterns(id: &str, f: &Value, action: &str) -> BTreeSet<String> {
+    let table = json!({ "Fn::GetAtt": ["TmsTable", "Arn"] });
+    let mut out = BTreeSet::new();
+    for s in statements_of(id, f) {
+        if s.get("Effect") != Some(&json!("Allow"))
+            || !one_or_many(at(&s, &["Action"])).contains(&json!(action))
+            || !one_or_many(at(&s, &["Resource"])).contains(&table)
+        {
+            continue;
+        }
+        match s
+            .get("Condition")
+            .and_then(|c| c.pointer("/ForAllValues:StringLike/dynamodb:LeadingKeys"))
+        {
+            Some(keys) => out.extend(
+                one_or_many(keys)
+                    .iter()
+                    .map(|k| string(k, "LeadingKeys").to_string()),
+            ),
+            None => {
+                out.insert("*".to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Each writer's LeadingKeys patterns match exactly the keys its code
+/// writes (or checks), as `tms_app::keys` builds them: a key the code
+/// writes that no pattern matches would be refused in AWS; a key of
+/// another kind that a pattern matches is a write the function does not
+/// need; a pattern that matches no key is dead.
+#[test]
+fn write_leading_keys_are_the_keys_the_code_writes() {
+    type Writes = &'static [(&'static str, &'static [&'static str])];
+    let expected: &[(&str, Writes)] = &[
+        (
+            // create/update/cancel a run, add/update a session: the run and
+            // session items, the audit record, the sync job, the
+            // Idempotency-Key record; remove a session: a delete in the
+            // run's partition (shared/app/src/course_runs.rs, write.rs).
+            "CourseRunsFunction",
+            &[
+                (
+                    "dynamodb:PutItem",
+                    &["run", "audit", "sync_job", "idempotency"],
+                ),
+                ("dynamodb:DeleteItem", &["run"]),
+            ],
+        ),
+        ("AuditLogsFunction", &[]),
+        (
+            // retry: the job and its audit record, no Idempotency-Key
+            // (shared/app/src/sync_jobs.rs).
+            "SyncJobsFunction",
+            &[("dynamodb:PutItem", &["sync_job", "audit"])],
+        ),
+        (
+            // claim: the job and the lock; outcome: the run and its
+            // sessions, the job, the audit record, a follow-up job; the
+            // lock's release (shared/app/src/sync.rs, sync_course_run.rs).
+            "SyncWorkerFunction",
+            &[
+                (
+                    "dynamodb:PutItem",
+                    &["run", "sync_job", "sync_lock", "audit"],
+                ),
+                ("dynamodb:DeleteItem", &["sync_lock"]),
+            ],
+        ),
+        (
+            "SyncSweeperFunction",
+            &[("dynamodb:PutItem", &["sync_job"])],
+        ),
+        (
+            "UsersFunction",
+            &[(
+                "dynamodb:PutItem",
+                &["user", "email_guard", "audit", "idempotency"],
+            )],
+        ),
+        (
+            "TrainersFunction",
+            &[
+                (
+                    "dynamodb:PutItem",
+                    &["trainer", "trainer_user_guard", "audit", "idempotency"],
+                ),
+                ("dynamodb:DeleteItem", &["trainer_user_guard"]),
+                ("dynamodb:ConditionCheckItem", &["user"]),
+            ],
+        ),
+        (
+            "AuthFunction",
+            &[
+                (
+                    "dynamodb:PutItem",
+                    &["login_failures", "refresh_token", "refresh_chain"],
+                ),
+                ("dynamodb:DeleteItem", &["login_failures"]),
+            ],
+        ),
+        ("AuthorizerFunction", &[]),
+    ];
+    let t = template();
+    let fns = functions(&t);
+    assert_eq!(
+        fns.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        expected.iter().map(|(id, _)| *id).collect::<BTreeSet<_>>(),
+        "every function's writes are listed here"
+    );
+    let catalog = table_partition_keys();
+    for (id, writes) in expected {
+        for (action, kinds) in *writes {
+            for kind in *kinds {
+                assert!(catalog.contains_key(kind), "unknown key kind {kind}");
+            }
+            assert!(
+                WRITE_ACTIONS.contains(action),
+                "{action} is not a write action"
+            );
+        }
+        for action in WRITE_ACTIONS {
+            let patterns = write_patterns(id, &fns[*id], action);
+            let want: BTreeSet<&str> = writes
+                .iter()
+                .filter(|(a, _)| *a == action)
+                .flat_map(|(_, kinds)| kinds.iter().copied())
+                .collect();
+            for (kind, keys) in &catalog {
+                for key in keys {
+                    let matched = patterns.iter().any(|p| string_like(p, key));
+                    if want.contains(kind) {
+                        assert!(
+                            matched,
+                            "{id} writes {kind} keys ({key}) with {action}, but none of its LeadingKeys patterns {patterns:?} matches"
+                        );
+                    } else {
+                        assert!(
+                            !matched,
+                            "{id} may {action} {kind} keys ({key}) through {patterns:?}, which its code never does"
+                        );
+                    }
+                }
+            }
+            for p in &patterns {
+                assert!(
+                    catalog.values().flatten().any(|key| string_like(p, key)),
+                    "{id}: {action} pattern {p} matches no key the code builds"
+                );
+            }
+        }
     }
 }
 

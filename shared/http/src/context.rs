@@ -5,7 +5,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tms_app::{Actor, RequestContext};
 use tracing::Instrument;
 
@@ -147,21 +147,50 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     Ok(Some(token))
 }
 
+/// Why the request's token gave no actor: kept for the routes that need
+/// one (the sign-in routes do not, so a stale token header does not stop
+/// a client from signing in again).
+#[derive(Debug, Clone)]
+struct TokenRefused {
+    /// The signing key could not be read (503), rather than a bad token.
+    unavailable: Option<String>,
+}
+
+impl TokenRefused {
+    fn of(e: tms_app::AppError) -> Self {
+        match e {
+            tms_app::AppError::Unavailable(m) => TokenRefused {
+                unavailable: Some(m),
+            },
+            _ => TokenRefused { unavailable: None },
+        }
+    }
+    fn error(&self) -> tms_app::AppError {
+        match &self.unavailable {
+            Some(m) => tms_app::AppError::Unavailable(m.clone()),
+            None => tms_app::AppError::Unauthenticated,
+        }
+    }
+}
+
 pub async fn actor(State(source): State<ActorSource>, mut req: Request, next: Next) -> Response {
     let actor = match &source {
-        ActorSource::Fixed(a) => Some(a.clone()),
-        ActorSource::Authorizer => authorizer_actor(&req),
+        ActorSource::Fixed(a) => Ok(Some(a.clone())),
+        ActorSource::Authorizer => Ok(authorizer_actor(&req)),
         ActorSource::Token(keys) => match bearer(req.headers()) {
-            Ok(None) => None,
-            Ok(Some(token)) => match keys.actor_of(token, chrono::Utc::now()).await {
-                Ok(a) => Some(a),
-                Err(e) => return ApiError::from(e).into_response(),
-            },
-            Err(()) => return ApiError::from(tms_app::AppError::Unauthenticated).into_response(),
+            Ok(None) => Ok(None),
+            Ok(Some(token)) => keys.actor_of(token, chrono::Utc::now()).await.map(Some),
+            Err(()) => Err(tms_app::AppError::Unauthenticated),
         },
     };
-    if let Some(a) = actor {
-        req.extensions_mut().insert(a);
+    match actor {
+        Ok(Some(a)) => {
+            req.extensions_mut().insert(a);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            req.extensions_mut().insert(TokenRefused::of(e));
+        }
     }
     next.run(req).await
 }
@@ -174,11 +203,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let actor = parts
-            .extensions
-            .get::<Actor>()
-            .cloned()
-            .ok_or_else(|| ApiError::from(tms_app::AppError::Unauthenticated))?;
+        let actor = match parts.extensions.get::<Actor>() {
+            Some(a) => a.clone(),
+            None => {
+                let why = parts
+                    .extensions
+                    .get::<TokenRefused>()
+                    .map(TokenRefused::error)
+                    .unwrap_or(tms_app::AppError::Unauthenticated);
+                return Err(ApiError::from(why));
+            }
+        };
         let correlation_id = parts
             .extensions
             .get::<CorrelationId>()
