@@ -1,17 +1,8 @@
 //! The sync-jobs Lambda: `/sync-jobs`, the ops view of the sync to
-//! TPGateway (list, read, retry, redrive). Builds its state once, then
-//! serves.
-
-use tms_http::Resource;
-use tms_runtime::{Config, Engine};
+//! TPGateway (list, read, retry, redrive).
+//! Everything but the resource is shared: tms_runtime::serve_http_lambda.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tms_runtime::init_logging();
-    let cfg = Config::from_env(Engine::Aws)?;
-    let app = tms_runtime::build_app(&cfg).await?;
-    // The API Gateway Lambda authorizer checked the token.
-    let actor = tms_http::ActorSource::Authorizer;
-    let router = tms_http::router(app, actor, &[Resource::SyncJobs]);
-    lambda_http::run(router).await
+    tms_runtime::serve_http_lambda(&[tms_http::Resource::SyncJobs]).await
 }

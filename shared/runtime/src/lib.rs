@@ -273,3 +273,16 @@ pub async fn sweep(app: &App, cfg: &Config) -> Result<serde_json::Value, tms_app
     }
     Ok(serde_json::json!({ "found": found, "enqueued": enqueued, "not_sent": not_sent }))
 }
+
+/// The whole main of a per-resource HTTP Lambda: logging, configuration
+/// (AWS engines), the app built once, and the resources' routers served
+/// with the actor the API Gateway Lambda authorizer checked (the auth
+/// routes, which have no authorizer, need none).
+#[cfg(feature = "http-lambda")]
+pub async fn serve_http_lambda(resources: &[tms_http::Resource]) -> Result<(), lambda_http::Error> {
+    init_logging();
+    let cfg = Config::from_env(Engine::Aws)?;
+    let app = build_app(&cfg).await?;
+    let router = tms_http::router(app, ActorSource::Authorizer, resources);
+    lambda_http::run(router).await
+}
