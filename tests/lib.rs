@@ -108,26 +108,22 @@ macro_rules! on_both_engines {
             $name($crate::TestSystem::start($crate::Engine::Aws).await).await
         }
     )*};
-    (synced; $($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
+    (with_fake $cfg:expr; $($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
         #[tokio::test]
         async fn $sqlite() {
-            $name($crate::TestSystem::with_fake($crate::Engine::Sqlite, tms_fake_tpgateway::FakeConfig::oauth()).await).await
+            $name($crate::TestSystem::with_fake($crate::Engine::Sqlite, $cfg).await).await
         }
         #[tokio::test]
         async fn $aws() {
-            $name($crate::TestSystem::with_fake($crate::Engine::Aws, tms_fake_tpgateway::FakeConfig::oauth()).await).await
+            $name($crate::TestSystem::with_fake($crate::Engine::Aws, $cfg).await).await
         }
     )*};
-    (synced_cert; $($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
-        #[tokio::test]
-        async fn $sqlite() {
-            $name($crate::TestSystem::with_fake($crate::Engine::Sqlite, tms_fake_tpgateway::FakeConfig::certificate()).await).await
-        }
-        #[tokio::test]
-        async fn $aws() {
-            $name($crate::TestSystem::with_fake($crate::Engine::Aws, tms_fake_tpgateway::FakeConfig::certificate()).await).await
-        }
-    )*};
+    (synced; $($body:tt)*) => {
+        $crate::on_both_engines! { with_fake tms_fake_tpgateway::FakeConfig::oauth(); $($body)* }
+    };
+    (synced_cert; $($body:tt)*) => {
+        $crate::on_both_engines! { with_fake tms_fake_tpgateway::FakeConfig::certificate(); $($body)* }
+    };
     ($($name:ident => $sqlite:ident, $aws:ident;)*) => {$(
         #[tokio::test]
         async fn $sqlite() {

@@ -129,9 +129,7 @@ async fn grant(
     ids: PathIds,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    let (id, role) = (ids.get::<UserId>("id")?, role(&ids)?);
-    let out = app.set_role(&ctx, &id, role, true, if_match).await?;
-    Ok(written(StatusCode::OK, out))
+    set_role(&app, &ctx, &ids, if_match, true).await
 }
 
 async fn revoke(
@@ -140,7 +138,18 @@ async fn revoke(
     ids: PathIds,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    let (id, role) = (ids.get::<UserId>("id")?, role(&ids)?);
-    let out = app.set_role(&ctx, &id, role, false, if_match).await?;
+    set_role(&app, &ctx, &ids, if_match, false).await
+}
+
+/// Grant (PUT) and revoke (DELETE) differ only in what they ask for.
+async fn set_role(
+    app: &App,
+    ctx: &tms_app::RequestContext,
+    ids: &PathIds,
+    if_match: Option<tms_app::Precondition>,
+    granted: bool,
+) -> ApiResult<Response> {
+    let (id, role) = (ids.get::<UserId>("id")?, role(ids)?);
+    let out = app.set_role(ctx, &id, role, granted, if_match).await?;
     Ok(written(StatusCode::OK, out))
 }
