@@ -32,7 +32,7 @@ fn router(sys: &TestSystem) -> axum::Router {
     )
 }
 
-async fn send(
+pub(crate) async fn send(
     sys: &TestSystem,
     token: Option<&str>,
     method: &str,
@@ -59,7 +59,7 @@ async fn send(
     .await
 }
 
-async fn login(sys: &TestSystem, email: &str, password: &str) -> Reply {
+pub(crate) async fn login(sys: &TestSystem, email: &str, password: &str) -> Reply {
     send(
         sys,
         None,
@@ -72,7 +72,7 @@ async fn login(sys: &TestSystem, email: &str, password: &str) -> Reply {
 }
 
 /// The first Admin, signed in: (access token, refresh token).
-async fn admin(sys: &TestSystem) -> (String, String) {
+pub(crate) async fn admin(sys: &TestSystem) -> (String, String) {
     sys.app
         .ensure_admin(ADMIN_EMAIL, Password::new(ADMIN_PASSWORD))
         .await
@@ -82,7 +82,7 @@ async fn admin(sys: &TestSystem) -> (String, String) {
     tokens(&r)
 }
 
-fn tokens(r: &Reply) -> (String, String) {
+pub(crate) fn tokens(r: &Reply) -> (String, String) {
     (
         r.body["access_token"]
             .as_str()
@@ -96,7 +96,12 @@ fn tokens(r: &Reply) -> (String, String) {
 }
 
 /// A user with these roles, created by the admin, signed in.
-async fn user_with(sys: &TestSystem, admin: &str, roles: &[Role], n: usize) -> (String, String) {
+pub(crate) async fn user_with(
+    sys: &TestSystem,
+    admin: &str,
+    roles: &[Role],
+    n: usize,
+) -> (String, String) {
     let email = format!("user{n}@example.sg");
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let r = send(
@@ -602,92 +607,16 @@ async fn every_role_against_every_route(sys: TestSystem) {
     let mut cells = 0;
     let mut mismatches = Vec::new();
     for doc in &docs {
-        // Things to act on: a run with a session, a failed sync job; made
-        // again after a request that may have changed them.
-        let mut fresh: Option<(String, String, String)> = None;
-        let mut trainer_id = String::new();
+        // Things to act on (a run with a session, a failed sync job, a
+        // trainer), made again after a request that may have changed them.
+        let mut targets: Option<Targets> = None;
         for (name, roles, token) in &actors {
-            if fresh.is_none() {
-                let run = send(
-                    &sys,
-                    Some(&admin_token),
-                    "POST",
-                    "/course-runs",
-                    &[],
-                    Some(&tms_http::routes::course_runs::example_run()),
-                )
-                .await;
-                let run_id = run.body["id"].as_str().unwrap_or_default().to_string();
-                let session_id = run.body["sessions"][0]["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let job_id = failed_job(&sys, &run_id).await;
-                fresh = Some((run_id, session_id, job_id));
-                let t = send(
-                    &sys,
-                    Some(&admin_token),
-                    "POST",
-                    "/trainers",
-                    &[],
-                    Some(&tms_http::routes::trainers::example_trainer()),
-                )
-                .await;
-                trainer_id = t.body["id"].as_str().unwrap_or_default().to_string();
+            if targets.is_none() {
+                targets = Some(Targets::make(&sys, &admin_token, &target_id).await);
             }
-            let (run_id, session_id, job_id) = fresh.clone().unwrap_or_default();
-            let id = if doc.path.starts_with("/users/") {
-                target_id.clone()
-            } else if doc.path.starts_with("/trainers/") {
-                trainer_id.clone()
-            } else if doc.path.starts_with("/sync-jobs/") {
-                job_id
-            } else {
-                run_id.clone()
-            };
-            let mut uri = doc
-                .path
-                .replace("{id}", &id)
-                .replace("{session_id}", &session_id)
-                .replace(
-                    "{role}",
-                    if doc.method == "DELETE" {
-                        "auditor"
-                    } else {
-                        "finance"
-                    },
-                );
-            if !doc.query_example.is_empty() {
-                uri = format!(
-                    "{uri}?{}",
-                    doc.query_example
-                        .replace("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee", &run_id)
-                );
-            }
-            let mut extra: Vec<(String, String)> = Vec::new();
-            if doc.if_match {
-                let target = if doc.path.contains("{session_id}") {
-                    format!("/course-runs/{run_id}")
-                } else {
-                    doc.path.replace("{id}", &id).replace("/roles/{role}", "")
-                };
-                let current = send(&sys, Some(&admin_token), "GET", &target, &[], None).await;
-                let tag = if doc.path.contains("{session_id}") {
-                    format!("\"{}\"", current.body["sessions"][0]["version"])
-                } else {
-                    current.header("etag").unwrap_or("\"1\"").to_string()
-                };
-                extra.push(("if-match".into(), tag));
-            }
-            let body = doc.body.map(|b| {
-                if doc.path == "/users/me/password" {
-                    json!({"old_password": "their own passphrase", "new_password": "their own passphrase 2"})
-                } else if doc.path == "/users" {
-                    json!({"email": format!("new{cells}@example.sg"), "name": "New", "password": "a new user passphrase"})
-                } else {
-                    (b.example)()
-                }
-            });
+            let Some(t) = &targets else { continue };
+            let prepared = t.request_for(&sys, &admin_token, doc, cells).await;
+            let (uri, extra, body) = (prepared.uri, prepared.headers, prepared.body);
             let want = expected(roles.as_deref(), doc.method.as_str(), doc.path);
             let before = if want == "2xx" {
                 None
@@ -709,7 +638,7 @@ async fn every_role_against_every_route(sys: TestSystem) {
             .await;
             cells += 1;
             if doc.method != "GET" && (200..300).contains(&r.status) {
-                fresh = None;
+                targets = None;
             }
             if class(r.status) != want {
                 mismatches.push(format!(
@@ -769,6 +698,127 @@ async fn failed_job(sys: &TestSystem, run_id: &str) -> String {
         .await
         .expect("put");
     job.id
+}
+
+/// Things a request can act on, made by the admin: a run with a session,
+/// a failed sync job of it, a trainer, and a user (given).
+pub(crate) struct Targets {
+    pub run_id: String,
+    pub session_id: String,
+    pub job_id: String,
+    pub trainer_id: String,
+    pub user_id: String,
+}
+
+/// A request ready to send to one declared route.
+pub(crate) struct Prepared {
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+impl Targets {
+    pub(crate) async fn make(sys: &TestSystem, admin_token: &str, user_id: &str) -> Targets {
+        let run = send(
+            sys,
+            Some(admin_token),
+            "POST",
+            "/course-runs",
+            &[],
+            Some(&tms_http::routes::course_runs::example_run()),
+        )
+        .await;
+        assert_eq!(run.status, 201, "{:?}", run.body);
+        let run_id = run.body["id"].as_str().unwrap_or_default().to_string();
+        let session_id = run.body["sessions"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let job_id = failed_job(sys, &run_id).await;
+        let t = send(
+            sys,
+            Some(admin_token),
+            "POST",
+            "/trainers",
+            &[],
+            Some(&tms_http::routes::trainers::example_trainer()),
+        )
+        .await;
+        assert_eq!(t.status, 201, "{:?}", t.body);
+        Targets {
+            run_id,
+            session_id,
+            job_id,
+            trainer_id: t.body["id"].as_str().unwrap_or_default().to_string(),
+            user_id: user_id.to_string(),
+        }
+    }
+
+    /// A valid request to `doc`'s route acting on these targets: its path
+    /// ids, query, If-Match (the current ETag, read by the admin) and body.
+    /// `n` makes a created user's e-mail unique. The password change
+    /// assumes the user's password is "their own passphrase".
+    pub(crate) async fn request_for(
+        &self,
+        sys: &TestSystem,
+        admin_token: &str,
+        doc: &tms_http::routes::RouteDoc,
+        n: usize,
+    ) -> Prepared {
+        let id = if doc.path.starts_with("/users/") {
+            self.user_id.clone()
+        } else if doc.path.starts_with("/trainers/") {
+            self.trainer_id.clone()
+        } else if doc.path.starts_with("/sync-jobs/") {
+            self.job_id.clone()
+        } else {
+            self.run_id.clone()
+        };
+        let mut uri = doc
+            .path
+            .replace("{id}", &id)
+            .replace("{session_id}", &self.session_id)
+            .replace(
+                "{role}",
+                if doc.method == "DELETE" {
+                    "auditor"
+                } else {
+                    "finance"
+                },
+            );
+        if !doc.query_example.is_empty() {
+            uri = format!(
+                "{uri}?{}",
+                doc.query_example
+                    .replace("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee", &self.run_id)
+            );
+        }
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if doc.if_match {
+            let target = if doc.path.contains("{session_id}") {
+                format!("/course-runs/{}", self.run_id)
+            } else {
+                doc.path.replace("{id}", &id).replace("/roles/{role}", "")
+            };
+            let current = send(sys, Some(admin_token), "GET", &target, &[], None).await;
+            let tag = if doc.path.contains("{session_id}") {
+                format!("\"{}\"", current.body["sessions"][0]["version"])
+            } else {
+                current.header("etag").unwrap_or("\"1\"").to_string()
+            };
+            headers.push(("if-match".into(), tag));
+        }
+        let body = doc.body.map(|b| {
+            if doc.path == "/users/me/password" {
+                json!({"old_password": "their own passphrase", "new_password": "their own passphrase 2"})
+            } else if doc.path == "/users" {
+                json!({"email": format!("new{n}@example.sg"), "name": "New", "password": "a new user passphrase"})
+            } else {
+                (b.example)()
+            }
+        });
+        Prepared { uri, headers, body }
+    }
 }
 
 /// Trainers: linked to a user (one trainer per user), assigned to

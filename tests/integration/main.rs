@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod infra_drift;
 mod lambda_events;
+mod openapi;
 mod queue_conformance;
 mod secrets_conformance;
 mod store_conformance;

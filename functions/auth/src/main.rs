@@ -1,5 +1,6 @@
-//! The auth Lambda: `/auth/login`, `/auth/refresh`, `/auth/logout`, the
-//! routes served without an access token (no authorizer in front).
+//! The auth Lambda: `/auth/login`, `/auth/refresh`, `/auth/logout` and
+//! `/openapi.json`, the routes served without an access token (no
+//! authorizer in front).
 //! Everything but the resource is shared: tms_runtime::serve_http_lambda.
 
 #[tokio::main]

@@ -113,6 +113,18 @@ fn the_readme_tour_against_the_real_binary() {
         preflight("https://evil.example").header("access-control-allow-origin"),
         None
     );
+    // The API's description, served without a token: the committed one.
+    let described = request(&s, "GET", "/openapi.json", &[], None);
+    assert_eq!(described.status, 200);
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .expect("docs/openapi.json"),
+    )
+    .expect("json");
+    assert_eq!(described.body, committed);
     // Sign in as the first Admin that tms-local created on its start.
     let unauthenticated = request(&s, "GET", "/course-runs", &[], None);
     assert_eq!(unauthenticated.status, 401);

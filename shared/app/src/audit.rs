@@ -20,12 +20,17 @@ pub const AUDITED_ENTITY_TYPES: [EntityType; 4] = [
 ];
 
 /// The query string of `GET /audit-logs`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditListParams {
+    #[schemars(with = "Option<tms_domain::kinds::EntityType>")]
     pub entity_type: Option<String>,
+    #[schemars(extend("format" = "uuid"))]
     pub entity_id: Option<String>,
+    /// Items per page (default 20).
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::MAX_PAGE_SIZE))]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -133,7 +133,7 @@ impl AuthKeys {
 }
 
 /// What login and refresh answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: &'static str,

@@ -20,7 +20,7 @@ use crate::write::{outcome, ChangeSet, OnConflict};
 use crate::{keys, parse_paging, App, ListPage};
 
 /// A session with its ETag version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionView {
     #[serde(flatten)]
     pub session: Session,
@@ -37,7 +37,7 @@ impl SessionView {
 }
 
 /// A run with its version and, when read alone, its sessions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CourseRunView {
     #[serde(flatten)]
     pub run: CourseRun,
@@ -53,15 +53,24 @@ impl CourseRunView {
 }
 
 /// The filters of `GET /course-runs`, as given in the query string.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunListParams {
+    #[schemars(with = "Option<tms_domain::course_run::RunStatus>")]
     pub status: Option<String>,
     /// `true`: only runs that are not cancelled (the sparse active index).
+    #[schemars(with = "Option<bool>")]
     pub active: Option<String>,
+    /// Runs starting on or after this day.
+    #[schemars(extend("format" = "date"))]
     pub start_from: Option<String>,
+    /// Runs starting on or before this day.
+    #[schemars(extend("format" = "date"))]
     pub start_to: Option<String>,
+    /// Items per page (default 20).
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::MAX_PAGE_SIZE))]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -75,7 +75,8 @@ impl IdGen for UuidV7Ids {
 }
 
 /// A page of a list, with the opaque cursor of the next page.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct ListPage<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -16,7 +16,7 @@ use crate::write::{ChangeSet, OnConflict};
 use crate::{keys, parse_paging, App, ListPage};
 
 /// A job with its version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncJobView {
     #[serde(flatten)]
     pub job: SyncJob,
@@ -30,13 +30,20 @@ impl SyncJobView {
 }
 
 /// The query string of `GET /sync-jobs`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncJobListParams {
+    #[schemars(with = "Option<tms_domain::sync::SyncStatus>")]
     pub status: Option<String>,
+    /// With `entity_id`: the jobs of one entity.
+    #[schemars(with = "Option<tms_domain::kinds::EntityType>")]
     pub entity_type: Option<String>,
+    #[schemars(extend("format" = "uuid"))]
     pub entity_id: Option<String>,
+    /// Items per page (default 20).
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::MAX_PAGE_SIZE))]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -17,7 +17,7 @@ use crate::write::{outcome, ChangeSet, OnConflict};
 use crate::{keys, parse_paging, App, ListPage};
 
 /// A trainer with its ETag version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrainerView {
     #[serde(flatten)]
     pub trainer: Trainer,
@@ -31,11 +31,15 @@ impl TrainerView {
 }
 
 /// The query string of `GET /trainers`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainerListParams {
+    #[schemars(with = "Option<tms_domain::trainer::TrainerStatus>")]
     pub status: Option<String>,
+    /// Items per page (default 20).
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::MAX_PAGE_SIZE))]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

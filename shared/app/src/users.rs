@@ -18,7 +18,7 @@ use crate::write::{outcome, ChangeSet, OnConflict};
 use crate::{keys, parse_paging, App, ListPage};
 
 /// A user as answered, with its ETag version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserRecordView {
     #[serde(flatten)]
     pub user: UserView,
@@ -38,10 +38,13 @@ impl UserRecordView {
 }
 
 /// The query string of `GET /users`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserListParams {
+    /// Items per page (default 20).
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::MAX_PAGE_SIZE))]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

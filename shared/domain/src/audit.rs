@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::kinds::{AuditAction, EntityType};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditRecord {
     pub id: String,
     pub entity_type: EntityType,

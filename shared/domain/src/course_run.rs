@@ -71,7 +71,7 @@ impl RunStatus {
 }
 
 /// A course run as stored. The optimistic-lock version lives on the item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CourseRun {
     pub id: RunId,
     /// TPGateway's run id, once published.
@@ -89,7 +89,7 @@ pub struct CourseRun {
 }
 
 /// A run's standing with TPGateway, as the sync worker last recorded it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSync {
     /// The session ids TPGateway listed at the last fetch (not deleted).
     #[serde(default)]
@@ -104,7 +104,7 @@ pub struct RunSync {
 /// The fields of a run a person sets, validated. Serialized, they are the
 /// document a merge patch applies to (the same names and forms as a create
 /// request).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CourseRunFields {
     pub course_ref: CourseRef,
     pub title: String,
@@ -121,19 +121,30 @@ pub struct CourseRunFields {
 
 /// A run as it arrives in a create request, and the shape a merge patch is
 /// decoded into (so create and update share one validation).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CourseRunInput {
+    /// TGS- and 10 digits, e.g. TGS-2020000697.
+    #[schemars(extend("examples" = ["TGS-2020000697"]))]
     pub course_ref: Option<String>,
+    #[schemars(length(max = MAX_TITLE))]
     pub title: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub registration_opening: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub registration_closing: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub start_date: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub end_date: Option<String>,
+    #[schemars(with = "Option<ModeOfTraining>")]
     pub delivery_mode: Option<String>,
     pub venue: Option<VenueInput>,
+    #[schemars(range(min = 1, max = MAX_CAPACITY))]
     pub capacity: Option<u32>,
+    #[schemars(length(max = MAX_SCHEDULE_INFO))]
     pub schedule_info: Option<String>,
+    #[schemars(extend("format" = "email"))]
     pub course_admin_email: Option<String>,
     /// Only on create: the run's sessions.
     pub sessions: Option<Vec<SessionInput>>,
@@ -371,9 +382,10 @@ impl CourseRun {
 }
 
 /// A cancellation request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelInput {
+    #[schemars(length(max = 500))]
     pub reason: Option<String>,
 }
 
@@ -385,14 +397,14 @@ impl CancelInput {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     Scheduled,
 }
 
 /// A session of a run, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Session {
     pub id: SessionId,
     pub course_run_id: RunId,
@@ -407,12 +419,14 @@ pub struct Session {
 
 /// The fields of a session a person sets, validated; serialized, the
 /// document a merge patch applies to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionFields {
     pub session_date: NaiveDate,
     #[serde(with = "crate::types::hhmm")]
+    #[schemars(with = "String", extend("pattern" = crate::types::HHMM_PATTERN))]
     pub start_time: NaiveTime,
     #[serde(with = "crate::types::hhmm")]
+    #[schemars(with = "String", extend("pattern" = crate::types::HHMM_PATTERN))]
     pub end_time: NaiveTime,
     /// When absent, the run's venue.
     pub venue: Option<Venue>,
@@ -422,14 +436,19 @@ pub struct SessionFields {
 }
 
 /// A session as it arrives in a request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionInput {
+    #[schemars(extend("format" = "date"))]
     pub session_date: Option<String>,
+    #[schemars(extend("pattern" = crate::types::HHMM_PATTERN))]
     pub start_time: Option<String>,
+    #[schemars(extend("pattern" = crate::types::HHMM_PATTERN))]
     pub end_time: Option<String>,
     pub venue: Option<VenueInput>,
+    #[schemars(with = "Option<ModeOfTraining>")]
     pub mode_of_training: Option<String>,
+    #[schemars(with = "Option<TrainerId>")]
     pub trainer_id: Option<String>,
 }
 

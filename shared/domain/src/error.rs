@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// One problem with one field of the input. `field` is a path such as
 /// `sessions[1].start_time` or `venue.postal_code`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldError {
     pub field: String,
     pub reason: String,

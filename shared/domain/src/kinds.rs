@@ -21,6 +21,7 @@ macro_rules! named_enum {
             strum::EnumString,
             strum::VariantArray,
             strum::IntoStaticStr,
+            schemars::JsonSchema,
         )]
         #[serde(rename_all = "snake_case")]
         #[strum(serialize_all = "snake_case")]

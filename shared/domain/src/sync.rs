@@ -42,7 +42,7 @@ crate::named_enum! {
 
 /// What TPGateway answered to one accepted call: kept on the job and on the
 /// entity, so a person can show what was sent and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Receipt {
     /// The API called (`publish_run`, `edit_run`, ...).
     pub api: String,
@@ -68,7 +68,7 @@ crate::named_enum! {
 }
 
 /// One of TPGateway's field details.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailureDetail {
     pub field: String,
     pub message: String,
@@ -76,7 +76,7 @@ pub struct FailureDetail {
 
 /// Why the last attempt failed: TPGateway's own code, message and field
 /// details when it answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncFailure {
     pub kind: FailureKind,
     pub http_status: Option<u16>,
@@ -87,7 +87,7 @@ pub struct SyncFailure {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncJob {
     pub id: String,
     pub job_type: JobType,

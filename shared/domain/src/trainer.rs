@@ -22,7 +22,7 @@ crate::named_enum! {
 }
 
 /// A trainer as stored (and answered: nothing in it is secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Trainer {
     pub id: TrainerId,
     #[serde(flatten)]
@@ -32,7 +32,7 @@ pub struct Trainer {
 }
 
 /// What a person sets; serialized, the document a merge patch applies to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrainerFields {
     pub name: String,
     pub email: Option<String>,
@@ -45,14 +45,20 @@ pub struct TrainerFields {
 }
 
 /// A trainer as it arrives (create, or a merged patch).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainerInput {
+    #[schemars(length(max = MAX_NAME))]
     pub name: Option<String>,
+    #[schemars(extend("format" = "email"))]
     pub email: Option<String>,
+    #[schemars(length(max = MAX_PHONE))]
     pub phone: Option<String>,
+    #[schemars(length(max = MAX_CREDENTIALS))]
     pub credentials: Option<String>,
+    #[schemars(with = "Option<TrainerStatus>")]
     pub status: Option<String>,
+    #[schemars(with = "Option<UserId>")]
     pub user_id: Option<String>,
 }
 

@@ -185,6 +185,33 @@ impl CourseRef {
     }
 }
 
+/// A time of day as the API writes it (`HH:MM`, 24-hour).
+pub const HHMM_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+/// The JSON Schema of a string type whose rules live in its `parse`.
+macro_rules! string_schema {
+    ($name:ident, $($schema:tt)+) => {
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn inline_schema() -> bool {
+                true
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($($schema)+)
+            }
+        }
+    };
+}
+
+string_schema!(CourseRef, {
+    "type": "string",
+    "pattern": "^TGS-[0-9]{10}$",
+    "description": "A TPGateway course reference number: TGS- and 10 digits.",
+    "examples": ["TGS-2020000697"]
+});
+
 impl TryFrom<String> for CourseRef {
     type Error = &'static str;
     fn try_from(v: String) -> Result<Self, Self::Error> {
@@ -229,6 +256,13 @@ impl Email {
         self.0.to_lowercase()
     }
 }
+
+string_schema!(Email, {
+    "type": "string",
+    "format": "email",
+    "maxLength": 254,
+    "examples": ["name@example.sg"]
+});
 
 impl TryFrom<String> for Email {
     type Error = &'static str;
@@ -307,6 +341,16 @@ impl Password {
     }
 }
 
+// The lengths are tms_auth::password::{MIN_LEN, MAX_LEN} (the policy lives
+// there; tests/integration/openapi.rs checks the two agree).
+string_schema!(Password, {
+    "type": "string",
+    "writeOnly": true,
+    "minLength": 12,
+    "maxLength": 128,
+    "description": "Never returned. At least 12 characters, not a common password, not the e-mail's local part."
+});
+
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Password(<redacted>)")
@@ -314,7 +358,7 @@ impl std::fmt::Debug for Password {
 }
 
 /// A venue as TPGateway takes it (API-NOTES §6.1, with its length limits).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Venue {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block: Option<String>,
@@ -331,7 +375,7 @@ pub struct Venue {
 }
 
 /// A venue as it arrives in a request.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VenueInput {
     pub block: Option<String>,

@@ -31,7 +31,7 @@ pub struct User {
 }
 
 /// What a user looks like from outside: no hash, no token generation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserView {
     pub id: UserId,
     pub email: String,
@@ -57,12 +57,15 @@ impl From<&User> for UserView {
 }
 
 /// A create request.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
+    #[schemars(extend("format" = "email"))]
     pub email: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub name: Option<String>,
     pub password: Option<Password>,
+    #[schemars(with = "Option<Vec<Role>>")]
     pub roles: Option<Vec<String>>,
 }
 
@@ -132,33 +135,39 @@ impl UserInput {
 }
 
 /// The fields of a user a merge patch may change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatchInput {
+    #[schemars(length(max = MAX_NAME))]
     pub name: Option<String>,
     pub active: Option<bool>,
 }
 
 /// A change of one's own password.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeInput {
+    /// The password you have now.
+    #[schemars(with = "Option<String>", extend("writeOnly" = true))]
     pub old_password: Option<Password>,
     pub new_password: Option<Password>,
 }
 
 /// Sign-in.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginInput {
     pub email: Option<String>,
+    #[schemars(with = "Option<String>", extend("writeOnly" = true))]
     pub password: Option<Password>,
 }
 
 /// A refresh token presented (refresh, logout).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshInput {
+    /// The refresh token sign-in or the last refresh answered.
+    #[schemars(with = "Option<String>", extend("writeOnly" = true))]
     pub refresh_token: Option<Password>,
 }
 

@@ -5,6 +5,7 @@
 pub mod context;
 pub mod extract;
 pub mod limits;
+pub mod openapi;
 pub mod problem;
 pub mod respond;
 pub mod routes;

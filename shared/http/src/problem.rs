@@ -11,8 +11,10 @@ use crate::context::current_correlation_id;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-#[derive(Debug, Clone, Serialize)]
+/// An error (RFC 9457).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Problem {
+    /// What went wrong, as a path naming the kind, e.g. `/problems/validation-error`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

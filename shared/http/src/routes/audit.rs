@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
 use tms_app::audit::AuditListParams;
-use tms_app::App;
+use tms_app::{App, ListPage};
+use tms_domain::audit::AuditRecord;
 
 use crate::context::Ctx;
 use crate::extract::QueryParams;
@@ -15,10 +16,16 @@ use crate::routes::{Route, RouteDoc};
 
 pub fn routes() -> Vec<Route> {
     vec![Route::new(
-        RouteDoc::new(Method::GET, "/audit-logs").query(
+        RouteDoc::new(
+            Method::GET,
+            "/audit-logs",
+            "An entity's audit trail, newest first",
+        )
+        .query::<AuditListParams>(
             &["entity_type", "entity_id", "limit", "cursor"],
             "entity_type=course_run&entity_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
-        ),
+        )
+        .json::<ListPage<AuditRecord>>(200),
         get(list),
     )]
 }

@@ -1,12 +1,14 @@
-//! `/auth`: sign in, rotate the refresh token, sign out. The only routes
-//! served without an access token.
+//! `/auth`: sign in, rotate the refresh token, sign out; and
+//! `/openapi.json`, the API's description. The only routes served without
+//! an access token (one function serves them all, without the authorizer).
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Json;
 use serde_json::{json, Value};
+use tms_app::auth::TokenPair;
 use tms_app::App;
 use tms_domain::user::{LoginInput, RefreshInput};
 
@@ -26,22 +28,46 @@ fn example_refresh() -> Value {
 pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
-            RouteDoc::new(Method::POST, "/auth/login")
-                .body(example_login, &["email", "password"])
-                .public(),
+            RouteDoc::new(
+                Method::POST,
+                "/auth/login",
+                "Sign in: an access and a refresh token",
+            )
+            .body::<LoginInput>(example_login, &["email", "password"])
+            .json::<TokenPair>(200)
+            .public(),
             post(login),
         ),
         Route::new(
-            RouteDoc::new(Method::POST, "/auth/refresh")
-                .body(example_refresh, &["refresh_token"])
-                .public(),
+            RouteDoc::new(
+                Method::POST,
+                "/auth/refresh",
+                "Trade a refresh token for new tokens (the old one is spent)",
+            )
+            .body::<RefreshInput>(example_refresh, &["refresh_token"])
+            .json::<TokenPair>(200)
+            .public(),
             post(refresh),
         ),
         Route::new(
-            RouteDoc::new(Method::POST, "/auth/logout")
-                .body(example_refresh, &["refresh_token"])
-                .public(),
+            RouteDoc::new(
+                Method::POST,
+                "/auth/logout",
+                "Sign out: revoke a refresh token",
+            )
+            .body::<RefreshInput>(example_refresh, &["refresh_token"])
+            .public(),
             post(logout),
+        ),
+        Route::new(
+            RouteDoc::new(
+                Method::GET,
+                "/openapi.json",
+                "This API's OpenAPI 3.1 document",
+            )
+            .json::<crate::openapi::Document>(200)
+            .public(),
+            get(openapi),
         ),
     ]
 }
@@ -52,6 +78,14 @@ async fn login(State(app): State<App>, req: JsonRequest<LoginInput>) -> ApiResul
 
 async fn refresh(State(app): State<App>, req: JsonRequest<RefreshInput>) -> ApiResult<Response> {
     Ok(Json(app.refresh(req.value).await?).into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_json(),
+    )
+        .into_response()
 }
 
 async fn logout(State(app): State<App>, req: JsonRequest<RefreshInput>) -> ApiResult<Response> {

@@ -7,9 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::Json;
 use serde_json::{json, Value};
-use tms_app::course_runs::RunListParams;
-use tms_app::App;
-use tms_domain::course_run::{CancelInput, CourseRunInput, SessionInput};
+use tms_app::course_runs::{CourseRunView, RunListParams, SessionView};
+use tms_app::{App, ListPage};
+use tms_domain::course_run::{
+    CancelInput, CourseRunFields, CourseRunInput, SessionFields, SessionInput,
+};
 use tms_domain::ids::{RunId, SessionId};
 use tms_domain::patch::MergePatch;
 
@@ -79,54 +81,73 @@ fn example_cancel() -> Value {
 pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
-            RouteDoc::new(Method::POST, RUNS)
-                .body(example_run, RUN_REQUIRED)
-                .idempotent(),
+            RouteDoc::new(Method::POST, RUNS, "Create a course run with its sessions")
+                .body::<CourseRunInput>(example_run, RUN_REQUIRED)
+                .idempotent()
+                .resource::<CourseRunView>(201),
             post(create),
         ),
         Route::new(
-            RouteDoc::new(Method::GET, RUNS).query(
-                &[
-                    "status",
-                    "active",
-                    "start_from",
-                    "start_to",
-                    "limit",
-                    "cursor",
-                ],
-                "",
-            ),
+            RouteDoc::new(Method::GET, RUNS, "List course runs, newest start first")
+                .json::<ListPage<CourseRunView>>(200)
+                .query::<RunListParams>(
+                    &[
+                        "status",
+                        "active",
+                        "start_from",
+                        "start_to",
+                        "limit",
+                        "cursor",
+                    ],
+                    "",
+                ),
             get(list),
         ),
-        Route::new(RouteDoc::new(Method::GET, RUN), get(read)),
         Route::new(
-            RouteDoc::new(Method::PATCH, RUN)
-                .merge_patch(example_patch, RUN_REQUIRED)
-                .if_match(),
+            RouteDoc::new(Method::GET, RUN, "Read a course run with its sessions")
+                .resource::<CourseRunView>(200),
+            get(read),
+        ),
+        Route::new(
+            RouteDoc::new(Method::PATCH, RUN, "Change a course run's fields")
+                .merge_patch::<CourseRunInput, CourseRunFields>(example_patch, RUN_REQUIRED)
+                .if_match()
+                .resource::<CourseRunView>(200),
             patch(update),
         ),
         Route::new(
-            RouteDoc::new(Method::POST, CANCEL)
-                .body(example_cancel, &[])
+            RouteDoc::new(Method::POST, CANCEL, "Cancel a course run")
+                .body::<CancelInput>(example_cancel, &[])
                 .if_match()
-                .idempotent(),
+                .idempotent()
+                .resource::<CourseRunView>(200),
             post(cancel),
         ),
-        Route::new(RouteDoc::new(Method::GET, SESSIONS), get(list_sessions)),
         Route::new(
-            RouteDoc::new(Method::POST, SESSIONS)
-                .body(example_session, SESSION_REQUIRED)
-                .idempotent(),
+            RouteDoc::new(Method::GET, SESSIONS, "List a run's sessions")
+                .json::<ListPage<SessionView>>(200),
+            get(list_sessions),
+        ),
+        Route::new(
+            RouteDoc::new(Method::POST, SESSIONS, "Add a session to a run")
+                .body::<SessionInput>(example_session, SESSION_REQUIRED)
+                .idempotent()
+                .resource::<SessionView>(201),
             post(add_session),
         ),
         Route::new(
-            RouteDoc::new(Method::PATCH, SESSION)
-                .merge_patch(example_session_patch, SESSION_REQUIRED)
-                .if_match(),
+            RouteDoc::new(
+                Method::PATCH,
+                SESSION,
+                "Change a session (its ETag is its version)",
+            )
+            .merge_patch::<SessionInput, SessionFields>(example_session_patch, SESSION_REQUIRED)
+            .if_match()
+            .resource::<SessionView>(200),
             patch(update_session),
         ),
         Route::new(
-            RouteDoc::new(Method::DELETE, SESSION).if_match(),
+            RouteDoc::new(Method::DELETE, SESSION, "Remove a session from a run").if_match(),
             delete(remove_session),
         ),
     ]

@@ -6,9 +6,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
-use serde_json::json;
-use tms_app::sync_jobs::SyncJobListParams;
-use tms_app::App;
+use schemars::JsonSchema;
+use serde::Serialize;
+use tms_app::sync_jobs::{SyncJobListParams, SyncJobView};
+use tms_app::{App, ListPage};
 use tms_domain::ids::JobId;
 
 use crate::context::Ctx;
@@ -17,22 +18,49 @@ use crate::problem::ApiResult;
 use crate::respond::{with_etag, written};
 use crate::routes::{Route, RouteDoc};
 
+/// What a redrive answers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Redriven {
+    /// Messages moved from the dead-letter queue back to the queue.
+    pub moved: u32,
+}
+
 pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
-            RouteDoc::new(Method::GET, "/sync-jobs").query(
+            RouteDoc::new(
+                Method::GET,
+                "/sync-jobs",
+                "List sync jobs by status or entity",
+            )
+            .query::<SyncJobListParams>(
                 &["status", "entity_type", "entity_id", "limit", "cursor"],
                 "status=failed",
-            ),
+            )
+            .json::<ListPage<SyncJobView>>(200),
             get(list),
         ),
-        Route::new(RouteDoc::new(Method::GET, "/sync-jobs/{id}"), get(read)),
         Route::new(
-            RouteDoc::new(Method::POST, "/sync-jobs/{id}/retry"),
+            RouteDoc::new(Method::GET, "/sync-jobs/{id}", "Read a sync job")
+                .resource::<SyncJobView>(200),
+            get(read),
+        ),
+        Route::new(
+            RouteDoc::new(
+                Method::POST,
+                "/sync-jobs/{id}/retry",
+                "Retry a failed or dead-lettered job",
+            )
+            .resource::<SyncJobView>(200),
             post(retry),
         ),
         Route::new(
-            RouteDoc::new(Method::POST, "/sync-jobs/redrive"),
+            RouteDoc::new(
+                Method::POST,
+                "/sync-jobs/redrive",
+                "Move dead-lettered messages back to the queue",
+            )
+            .json::<Redriven>(200),
             post(redrive),
         ),
     ]
@@ -58,5 +86,5 @@ async fn retry(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult
 
 async fn redrive(State(app): State<App>, Ctx(ctx): Ctx) -> ApiResult<Response> {
     let moved = app.redrive_dead_letters(&ctx).await?;
-    Ok(Json(json!({ "moved": moved })).into_response())
+    Ok(Json(Redriven { moved }).into_response())
 }

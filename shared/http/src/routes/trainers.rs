@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::Json;
 use serde_json::{json, Value};
-use tms_app::trainers::TrainerListParams;
-use tms_app::App;
+use tms_app::trainers::{TrainerListParams, TrainerView};
+use tms_app::{App, ListPage};
 use tms_domain::ids::TrainerId;
 use tms_domain::patch::MergePatch;
-use tms_domain::trainer::TrainerInput;
+use tms_domain::trainer::{TrainerFields, TrainerInput};
 
 use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
@@ -32,20 +32,28 @@ fn example_patch() -> Value {
 pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
-            RouteDoc::new(Method::POST, "/trainers")
-                .body(example_trainer, &["name"])
-                .idempotent(),
+            RouteDoc::new(Method::POST, "/trainers", "Create a trainer")
+                .body::<TrainerInput>(example_trainer, &["name"])
+                .idempotent()
+                .resource::<TrainerView>(201),
             post(create),
         ),
         Route::new(
-            RouteDoc::new(Method::GET, "/trainers").query(&["status", "limit", "cursor"], ""),
+            RouteDoc::new(Method::GET, "/trainers", "List trainers")
+                .query::<TrainerListParams>(&["status", "limit", "cursor"], "")
+                .json::<ListPage<TrainerView>>(200),
             get(list),
         ),
-        Route::new(RouteDoc::new(Method::GET, "/trainers/{id}"), get(read)),
         Route::new(
-            RouteDoc::new(Method::PATCH, "/trainers/{id}")
-                .merge_patch(example_patch, &["name", "status"])
-                .if_match(),
+            RouteDoc::new(Method::GET, "/trainers/{id}", "Read a trainer")
+                .resource::<TrainerView>(200),
+            get(read),
+        ),
+        Route::new(
+            RouteDoc::new(Method::PATCH, "/trainers/{id}", "Change a trainer")
+                .merge_patch::<TrainerInput, TrainerFields>(example_patch, &["name", "status"])
+                .if_match()
+                .resource::<TrainerView>(200),
             patch(update),
         ),
     ]

@@ -7,18 +7,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Json;
 use serde_json::{json, Value};
-use tms_app::users::UserListParams;
-use tms_app::App;
+use tms_app::users::{UserListParams, UserRecordView};
+use tms_app::{App, ListPage};
 use tms_domain::access::Role;
 use tms_domain::ids::UserId;
 use tms_domain::patch::MergePatch;
-use tms_domain::user::{PasswordChangeInput, UserInput};
+use tms_domain::user::{PasswordChangeInput, UserInput, UserPatchInput};
 
 use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::{schema_of, Route, RouteDoc, SchemaFn};
 
 /// A valid create body.
 pub fn example_user() -> Value {
@@ -34,37 +34,68 @@ fn example_password_change() -> Value {
     json!({"old_password": "the password you have now", "new_password": "a brand new long passphrase"})
 }
 
+const ROLE_PARAM: &[(&str, SchemaFn)] = &[("role", schema_of::<Role>)];
+
 pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
-            RouteDoc::new(Method::POST, "/users")
-                .body(example_user, &["email", "name", "password"])
-                .idempotent(),
+            RouteDoc::new(Method::POST, "/users", "Create a user (Admin)")
+                .body::<UserInput>(example_user, &["email", "name", "password"])
+                .idempotent()
+                .resource::<UserRecordView>(201),
             post(create),
         ),
         Route::new(
-            RouteDoc::new(Method::GET, "/users").query(&["limit", "cursor"], ""),
+            RouteDoc::new(Method::GET, "/users", "List users")
+                .query::<UserListParams>(&["limit", "cursor"], "")
+                .json::<ListPage<UserRecordView>>(200),
             get(list),
         ),
-        Route::new(RouteDoc::new(Method::GET, "/users/me"), get(me)),
         Route::new(
-            RouteDoc::new(Method::POST, "/users/me/password")
-                .body(example_password_change, &["old_password", "new_password"]),
+            RouteDoc::new(Method::GET, "/users/me", "Read the signed-in user")
+                .resource::<UserRecordView>(200),
+            get(me),
+        ),
+        Route::new(
+            RouteDoc::new(
+                Method::POST,
+                "/users/me/password",
+                "Change one's own password",
+            )
+            .body::<PasswordChangeInput>(
+                example_password_change,
+                &["old_password", "new_password"],
+            ),
             post(change_password),
         ),
-        Route::new(RouteDoc::new(Method::GET, "/users/{id}"), get(read)),
         Route::new(
-            RouteDoc::new(Method::PATCH, "/users/{id}")
-                .merge_patch(example_patch, &["name", "active"])
-                .if_match(),
+            RouteDoc::new(Method::GET, "/users/{id}", "Read a user")
+                .resource::<UserRecordView>(200),
+            get(read),
+        ),
+        Route::new(
+            RouteDoc::new(
+                Method::PATCH,
+                "/users/{id}",
+                "Change a user's name or active flag",
+            )
+            .merge_patch::<UserPatchInput, UserPatchInput>(example_patch, &["name", "active"])
+            .if_match()
+            .resource::<UserRecordView>(200),
             axum::routing::patch(update),
         ),
         Route::new(
-            RouteDoc::new(Method::PUT, "/users/{id}/roles/{role}").if_match(),
+            RouteDoc::new(Method::PUT, "/users/{id}/roles/{role}", "Grant a role")
+                .path_schemas(ROLE_PARAM)
+                .if_match()
+                .resource::<UserRecordView>(200),
             put(grant),
         ),
         Route::new(
-            RouteDoc::new(Method::DELETE, "/users/{id}/roles/{role}").if_match(),
+            RouteDoc::new(Method::DELETE, "/users/{id}/roles/{role}", "Revoke a role")
+                .path_schemas(ROLE_PARAM)
+                .if_match()
+                .resource::<UserRecordView>(200),
             axum::routing::delete(revoke),
         ),
     ]
