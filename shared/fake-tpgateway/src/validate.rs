@@ -500,15 +500,11 @@ fn trainers(e: &mut Errors, v: Option<&Value>, p: &str) {
             .and_then(|ty| text(e, member(ty, "code"), &code_path, true, 1));
         let present = |s: Option<&str>| s.is_some_and(|s| !s.trim().is_empty());
         match code {
-            None => {}
-            Some("1") => {
-                if !present(id) && !present(id_number) {
-                    e.push(
-                        at(&tp, "id"),
-                        "is required for an existing trainer (or idNumber)",
-                    );
-                }
-            }
+            Some("1") if !present(id) && !present(id_number) => e.push(
+                at(&tp, "id"),
+                "is required for an existing trainer (or idNumber)",
+            ),
+            None | Some("1") => {}
             Some("2") => {
                 if !present(name) {
                     e.push(at(&tp, "name"), "is required for a new trainer");
