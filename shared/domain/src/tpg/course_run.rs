@@ -204,6 +204,10 @@ pub enum TrainerSkip {
     Inactive,
     /// No trainer record has the id the session names.
     NotFound,
+    /// Another trainer of the run, linked before it, has the same
+    /// `tpg_trainer_id` (two records of one person): TPGateway hears of
+    /// them once.
+    SameTpgTrainerId,
 }
 
 impl TrainerSkip {
@@ -213,6 +217,9 @@ impl TrainerSkip {
             TrainerSkip::NoTpgTrainerId => "no tpg_trainer_id",
             TrainerSkip::Inactive => "the trainer is inactive",
             TrainerSkip::NotFound => "no such trainer",
+            TrainerSkip::SameTpgTrainerId => {
+                "its tpg_trainer_id is another linked trainer's of this run"
+            }
         }
     }
 }
@@ -246,8 +253,9 @@ impl TrainerLinks<'_> {
 /// each at the place of its first session (by date, start time, end time,
 /// session id; then trainer id), found in `trainers` (the records the
 /// sessions name, in any order; others are ignored). A trainer is linked
-/// when it is active and has a `tpg_trainer_id`; otherwise, or when no
-/// record has its id, it is skipped with the reason.
+/// when it is active and has a `tpg_trainer_id` no trainer linked before
+/// it has; otherwise, or when no record has its id, it is skipped with the
+/// reason.
 pub fn link_trainers<'a>(sessions: &[Session], trainers: &'a [Trainer]) -> TrainerLinks<'a> {
     let mut order: Vec<&TrainerId> = Vec::new();
     for s in in_order(sessions) {
@@ -271,6 +279,16 @@ pub fn link_trainers<'a>(sessions: &[Session], trainers: &'a [Trainer]) -> Train
                 links
                     .skipped
                     .push((id.clone(), TrainerSkip::NoTpgTrainerId));
+            }
+            Some(t)
+                if links
+                    .linked
+                    .iter()
+                    .any(|l| l.fields.tpg_trainer_id == t.fields.tpg_trainer_id) =>
+            {
+                links
+                    .skipped
+                    .push((id.clone(), TrainerSkip::SameTpgTrainerId));
             }
             Some(t) => links.linked.push(t),
         }

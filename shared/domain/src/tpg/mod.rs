@@ -20,7 +20,8 @@
 //!   trainer (`trainerType` 1) referred to by that id as `id` (no national
 //!   id is held), with `indexNumber` 1, 2, ... in the order of their first
 //!   session, our name and e-mail, `inTrainingProviderProfile: true` and
-//!   the role 1 "Trainer" (§5, §6.1, §10). Publish always sends the list
+//!   the role 1 "Trainer" (§5, §6.1, §10); a second record with an id
+//!   already linked is left out. Publish always sends the list
 //!   (possibly `[]`); edit sends it only when it is not empty, since an
 //!   empty list might unlink trainers linked on TPGateway's portal (the
 //!   field is optional on edit, §6.2). Whether an edit's list replaces or

@@ -1001,6 +1001,12 @@ fn trainers_that_cannot_be_linked_are_skipped_with_the_reason() {
         ]
     );
     assert_eq!(TrainerSkip::NoTpgTrainerId.reason(), "no tpg_trainer_id");
+    // Two records with one TPGateway id: the first linked, the second not.
+    let twins = [trainer(1, Some("T-1")), trainer(2, Some("T-1"))];
+    let links = link_trainers(&sessions[..2], &twins);
+    assert_eq!(links.linked.len(), 1);
+    assert_eq!(links.linked[0].id, tid(1));
+    assert_eq!(links.skipped, vec![(tid(2), TrainerSkip::SameTpgTrainerId)]);
     // The one linked is number 1: the skipped leave no gap.
     assert_eq!(
         publish_links(&sessions, &trainers),
