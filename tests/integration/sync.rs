@@ -22,6 +22,8 @@ on_both_engines! {
     same_dates_on_a_first_publish_are_not_adopted => sync_sqlite_same_dates_not_adopted, sync_aws_same_dates_not_adopted;
     dead_worker_lease_expires_and_job_is_swept => sync_sqlite_dead_worker, sync_aws_dead_worker;
     time_out_is_an_unknown_outcome => sync_sqlite_time_out, sync_aws_time_out;
+    assigned_trainer_reaches_tpgateway => sync_sqlite_trainer_linked, sync_aws_trainer_linked;
+    trainer_without_tpg_id_is_skipped_with_a_note => sync_sqlite_trainer_skipped, sync_aws_trainer_skipped;
 }
 
 on_both_engines! {
@@ -618,4 +620,199 @@ async fn time_out_is_an_unknown_outcome(sys: TestSystem) {
     assert_eq!(sys.fake().calls(Route::Publish), 2);
     assert_eq!(only_fake_run(&sys).publish_count, 1);
     assert_eq!(run(&sys, &id).await["status"], "synced");
+}
+
+/// A trainer created through the API; its id.
+async fn create_trainer(sys: &TestSystem, body: &Value) -> String {
+    let r = sys.post("/trainers", body, &[]).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_string()
+}
+
+/// Assigns a trainer to the run's `i`-th session (by date) through the
+/// sessions route, with the session's If-Match.
+async fn assign(sys: &TestSystem, run_id: &str, i: usize, trainer_id: &str) {
+    let body = run(sys, run_id).await;
+    let s = &body["sessions"][i];
+    let r = sys
+        .patch(
+            &format!(
+                "/course-runs/{run_id}/sessions/{}",
+                s["id"].as_str().unwrap_or_default()
+            ),
+            &json!({ "trainer_id": trainer_id }),
+            Some(&format!("\"{}\"", s["version"])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["trainer_id"], json!(trainer_id));
+}
+
+/// A run's upsert job of the highest version (the newest).
+async fn newest_upsert(sys: &TestSystem, run_id: &str) -> Value {
+    jobs(sys, run_id)
+        .await
+        .into_iter()
+        .filter(|j| j["job_type"] == "course_run_upsert")
+        .max_by_key(|j| j["entity_version"].as_u64().unwrap_or(0))
+        .unwrap_or_default()
+}
+
+/// A trainer with TPGateway's trainer id, assigned to a session of a
+/// published run through the sessions route: the assignment queues the
+/// run's sync job, and the edit links the trainer on TPGateway as an
+/// existing trainer named by that id. Assigned to a second session, they
+/// are still linked once. A run created with the trainer on a session
+/// links them on its publish.
+async fn assigned_trainer_reaches_tpgateway(sys: TestSystem) {
+    let example = tms_http::routes::trainers::example_trainer();
+    let tpg_id = example["tpg_trainer_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!tpg_id.is_empty());
+    let trainer_id = create_trainer(&sys, &example).await;
+    let (id, _) = sys.create_run(&run_body()).await;
+    sys.work().await;
+    let fake_run = only_fake_run(&sys);
+    assert!(fake_run.trainers.is_empty(), "{fake_run:?}");
+    assert_eq!(fake_run.body["linkCourseRunTrainer"], json!([]));
+    let upserts_before = jobs(&sys, &id)
+        .await
+        .iter()
+        .filter(|j| j["job_type"] == "course_run_upsert")
+        .count();
+
+    assign(&sys, &id, 0, &trainer_id).await;
+    // The assignment is a change of the run: pending, with a queued job.
+    assert_eq!(run(&sys, &id).await["status"], "pending");
+    let js = jobs(&sys, &id).await;
+    let upserts: Vec<&Value> = js
+        .iter()
+        .filter(|j| j["job_type"] == "course_run_upsert")
+        .collect();
+    assert_eq!(upserts.len(), upserts_before + 1, "{js:?}");
+    assert_eq!(newest_upsert(&sys, &id).await["status"], "queued");
+    assert_eq!(sys.message_counts().await.0, 1);
+
+    sys.work().await;
+    let body = run(&sys, &id).await;
+    assert_eq!(body["status"], "synced", "{body}");
+    assert_eq!(body["sync"]["receipt"]["api"], "edit_run");
+    let fake_run = only_fake_run(&sys);
+    assert_eq!((fake_run.publish_count, fake_run.edit_count), (1, 1));
+    assert_eq!(fake_run.trainers.len(), 1, "{fake_run:?}");
+    let t = &fake_run.trainers[0];
+    assert_eq!(t.id.as_deref(), Some(tpg_id.as_str()));
+    assert_eq!(t.index_number, Some(1));
+    assert_eq!(t.trainer_type, "1");
+    assert_eq!(t.name.as_deref(), example["name"].as_str());
+    assert_eq!(t.email.as_deref(), example["email"].as_str());
+    assert_eq!(t.body["inTrainingProviderProfile"], json!(true));
+    assert!(t.body.get("idNumber").is_none(), "{:?}", t.body);
+    let job = newest_upsert(&sys, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(job["note"].is_null(), "{job}");
+
+    // The same trainer on the second session: still one link.
+    assign(&sys, &id, 1, &trainer_id).await;
+    sys.work().await;
+    let fake_run = only_fake_run(&sys);
+    assert_eq!(fake_run.edit_count, 2);
+    assert_eq!(fake_run.trainers.len(), 1, "{fake_run:?}");
+    assert_eq!(run(&sys, &id).await["status"], "synced");
+
+    // A run created with the trainer on a session: linked on publish.
+    let mut n = 0;
+    let mut other = run_body_on(&mut n);
+    other["sessions"][1]["trainer_id"] = json!(trainer_id);
+    let (other_id, _) = sys.create_run(&other).await;
+    sys.work().await;
+    let body = run(&sys, &other_id).await;
+    assert_eq!(body["status"], "synced", "{body}");
+    let external = body["external_id"].as_str().unwrap_or_default().to_string();
+    let published = sys
+        .fake()
+        .runs()
+        .into_iter()
+        .find(|r| r.id == external)
+        .unwrap_or_else(|| panic!("the fake has run {external}"));
+    assert_eq!((published.publish_count, published.edit_count), (1, 0));
+    let ids: Vec<Option<&str>> = published.trainers.iter().map(|t| t.id.as_deref()).collect();
+    assert_eq!(ids, vec![Some(tpg_id.as_str())]);
+    assert_eq!(sys.message_counts().await, (0, 0));
+}
+
+/// A trainer without TPGateway's trainer id (and one whose record is
+/// gone): the run syncs all the same, without them, and the job's note
+/// names each and why.
+async fn trainer_without_tpg_id_is_skipped_with_a_note(sys: TestSystem) {
+    use tms_domain::ids::TypedId;
+    let mut example = tms_http::routes::trainers::example_trainer();
+    if let Some(o) = example.as_object_mut() {
+        o.remove("tpg_trainer_id");
+    }
+    let trainer_id = create_trainer(&sys, &example).await;
+    let mut body = run_body();
+    body["sessions"][0]["trainer_id"] = json!(trainer_id);
+    let (id, _) = sys.create_run(&body).await;
+    sys.work().await;
+    let r = run(&sys, &id).await;
+    assert_eq!(r["status"], "synced", "{r}");
+    let fake_run = only_fake_run(&sys);
+    assert!(fake_run.trainers.is_empty(), "{fake_run:?}");
+    assert_eq!(fake_run.body["linkCourseRunTrainer"], json!([]));
+    let job = newest_upsert(&sys, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        job["note"],
+        json!(format!(
+            "trainer {trainer_id} not linked on TPGateway: no tpg_trainer_id"
+        )),
+        "{job}"
+    );
+    // No personal data in the note: the trainer's id, not their name.
+    assert!(!job["note"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(example["name"].as_str().unwrap_or("-")));
+
+    // A second trainer assigned, then their record gone (removed behind
+    // the API's back): the edit goes out, and the note names both.
+    let gone = create_trainer(&sys, &tms_http::routes::trainers::example_trainer()).await;
+    assign(&sys, &id, 1, &gone).await;
+    let pk = tms_app::keys::trainer_pk(
+        &tms_domain::ids::TrainerId::parse(&gone).unwrap_or_else(|_| panic!("trainer id {gone}")),
+    );
+    sys.app
+        .store
+        .transact_write(vec![tms_ports::WriteOp::Delete {
+            pk: pk.clone(),
+            sk: pk,
+            condition: tms_ports::Condition::None,
+        }])
+        .await
+        .expect("delete the trainer");
+    sys.work().await;
+    let r = run(&sys, &id).await;
+    assert_eq!(r["status"], "synced", "{r}");
+    assert_eq!(r["sync"]["receipt"]["api"], "edit_run");
+    let fake_run = only_fake_run(&sys);
+    assert_eq!(fake_run.edit_count, 1);
+    assert!(fake_run.trainers.is_empty(), "{fake_run:?}");
+    assert!(
+        fake_run.body.get("linkCourseRunTrainer") == Some(&json!([])),
+        "the edit left the list as published: {:?}",
+        fake_run.body
+    );
+    let job = newest_upsert(&sys, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        job["note"],
+        json!(format!(
+            "trainer {trainer_id} not linked on TPGateway: no tpg_trainer_id; \
+             trainer {gone} not linked on TPGateway: no such trainer"
+        )),
+        "{job}"
+    );
 }

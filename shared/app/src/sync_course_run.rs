@@ -13,9 +13,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tms_domain::course_run::{CourseRun, RunStatus, Session};
-use tms_domain::ids::{RunId, SessionId, TypedId};
+use tms_domain::ids::{RunId, SessionId, TrainerId, TypedId};
 use tms_domain::sync::{JobType, Receipt, SyncFailure, SyncJob};
-use tms_domain::tpg::{self, Provider, RunMatch};
+use tms_domain::tpg::{self, Provider, RunMatch, TrainerSkip};
+use tms_domain::trainer::Trainer;
 use tms_domain::{AuditAction, EntityType};
 use tms_ports::{Api, ErrorKind, TpgError, TpgRequest, TpgResponse};
 
@@ -52,6 +53,20 @@ fn provider_of(p: tms_ports::ProviderIdentity) -> Provider {
         uen: p.uen,
         tp_code: p.tp_code,
     }
+}
+
+/// The job's note on the run's trainers that are not linked on TPGateway
+/// (one clause per trainer, by id: no name or other personal data), or
+/// none when every trainer is linked.
+fn skipped_trainers_note(skipped: &[(TrainerId, TrainerSkip)]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let clauses: Vec<String> = skipped
+        .iter()
+        .map(|(id, why)| format!("trainer {id} not linked on TPGateway: {}", why.reason()))
+        .collect();
+    Some(clauses.join("; "))
 }
 
 /// An answer we cannot read after a write TPGateway accepted: what it
@@ -129,12 +144,16 @@ impl App {
             external = self.find_published(p, run).await?;
         }
         let sessions = part.sessions();
+        let trainers = self.trainers_of(&sessions).await?;
+        // The trainers not sent are named in the job's note; the run is
+        // sent all the same.
+        let note = skipped_trainers_note(&tpg::link_trainers(&sessions, &trainers).skipped);
         let run_ext = match external {
             Some(id) => id,
             None => {
                 let req = TpgRequest::new(Api::PublishRun, "/courses/courseRuns/publish")
                     .query("includeExpiredCourses", "true")
-                    .body(tpg::publish_run(p, run, &sessions));
+                    .body(tpg::publish_run(p, run, &sessions, &trainers));
                 match self.tpgateway.call(req).await {
                     Ok(resp) => {
                         let id = tpg::parse_publish_response(&resp.body)
@@ -142,7 +161,7 @@ impl App {
                         receipts.push(self.receipt(job, Api::PublishRun, &resp, Some(id.clone())));
                         return Ok(Done {
                             receipts,
-                            note: None,
+                            note,
                             entity: Some(RunEffect {
                                 run_id: run.id.clone(),
                                 read_version: part.version,
@@ -186,7 +205,7 @@ impl App {
         };
         let req = TpgRequest::new(Api::EditRun, format!("/courses/courseRuns/edit/{run_ext}"))
             .query("includeExpiredCourses", "true")
-            .body(tpg::edit_run(p, run, &sessions, &published));
+            .body(tpg::edit_run(p, run, &sessions, &published, &trainers));
         let resp = self.tpgateway.call(req).await?;
         receipts.push(self.receipt(job, Api::EditRun, &resp, Some(run_ext.clone())));
         // TPGateway now lists the sessions we hold ids of (those we told it
@@ -198,7 +217,7 @@ impl App {
         let fetch_sessions = sessions.iter().any(|s| s.external_id.is_none());
         Ok(Done {
             receipts,
-            note: None,
+            note,
             entity: Some(RunEffect {
                 run_id: run.id.clone(),
                 read_version: part.version,
@@ -209,6 +228,27 @@ impl App {
                 fetch_sessions,
             }),
         })
+    }
+
+    /// The trainer records the sessions name (each once; 1 GetItem per
+    /// distinct trainer). A trainer no record has is left out: the
+    /// builders skip it, and the job's note says so.
+    async fn trainers_of(&self, sessions: &[Session]) -> Result<Vec<Trainer>, AppError> {
+        let mut ids: Vec<&TrainerId> = Vec::new();
+        for id in sessions.iter().filter_map(|s| s.fields.trainer_id.as_ref()) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let mut trainers = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.read_trainer(id).await {
+                Ok(view) => trainers.push(view.trainer),
+                Err(AppError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(trainers)
     }
 
     /// Delete the run on TPGateway (after a cancel).
@@ -531,5 +571,32 @@ impl App {
             now,
         ))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_names_each_skipped_trainer_and_why() {
+        let t = |s: &str| TrainerId::parse(s).unwrap_or_else(|_| unreachable!());
+        let a = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff03";
+        let b = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff04";
+        assert_eq!(skipped_trainers_note(&[]), None);
+        assert_eq!(
+            skipped_trainers_note(&[
+                (t(a), TrainerSkip::NoTpgTrainerId),
+                (t(b), TrainerSkip::NotFound)
+            ])
+            .as_deref(),
+            Some(
+                format!(
+                    "trainer {a} not linked on TPGateway: no tpg_trainer_id; \
+                     trainer {b} not linked on TPGateway: no such trainer"
+                )
+                .as_str()
+            )
+        );
     }
 }

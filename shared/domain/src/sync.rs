@@ -122,7 +122,8 @@ pub struct SyncJob {
     #[serde(default)]
     pub receipts: Vec<Receipt>,
     /// How the job ended when no call was needed ("superseded by version
-    /// 4", "never published: nothing to delete").
+    /// 4", "never published: nothing to delete"), or what a submission left
+    /// out ("trainer <id> not linked on TPGateway: no tpg_trainer_id").
     #[serde(default)]
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,

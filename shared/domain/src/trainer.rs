@@ -12,6 +12,8 @@ use crate::types::{optional_text, required_text, Email};
 pub const MAX_NAME: usize = 66;
 pub const MAX_PHONE: usize = 20;
 pub const MAX_CREDENTIALS: usize = 1000;
+/// Longest TPGateway trainer id we take (theirs are GUID-like, API-NOTES §5).
+pub const MAX_TPG_TRAINER_ID: usize = 64;
 
 crate::named_enum! {
     /// Whether the trainer may be assigned to sessions.
@@ -42,6 +44,11 @@ pub struct TrainerFields {
     pub status: TrainerStatus,
     /// The user who signs in as this trainer.
     pub user_id: Option<UserId>,
+    /// TPGateway's id of this trainer, already in the provider's trainer
+    /// profile on TPGateway (a GUID-like string, API-NOTES §5). With it the
+    /// trainer is linked to their runs on TPGateway without a national id.
+    #[serde(default)]
+    pub tpg_trainer_id: Option<String>,
 }
 
 /// A trainer as it arrives (create, or a merged patch).
@@ -60,6 +67,9 @@ pub struct TrainerInput {
     pub status: Option<String>,
     #[schemars(with = "Option<UserId>")]
     pub user_id: Option<String>,
+    /// TPGateway's id of the trainer in the provider's profile.
+    #[schemars(extend("pattern" = "^[A-Za-z0-9-]{1,64}$"))]
+    pub tpg_trainer_id: Option<String>,
 }
 
 impl TrainerInput {
@@ -99,6 +109,11 @@ impl TrainerInput {
                 .map_err(|why| errors.push("user_id", why))
                 .ok()
         });
+        let tpg_trainer_id = self.tpg_trainer_id.as_deref().and_then(|t| {
+            parse_tpg_trainer_id(t)
+                .map_err(|why| errors.push("tpg_trainer_id", why))
+                .ok()
+        });
         match (name, status, errors.is_empty()) {
             (Some(name), Some(status), true) => Ok(TrainerFields {
                 name,
@@ -107,9 +122,26 @@ impl TrainerInput {
                 credentials,
                 status,
                 user_id,
+                tpg_trainer_id,
             }),
             _ => Err(errors),
         }
+    }
+}
+
+/// TPGateway's id of a trainer: 1 to [`MAX_TPG_TRAINER_ID`] ASCII letters,
+/// digits and hyphens, taken as given (no trimming, no case change).
+pub fn parse_tpg_trainer_id(value: &str) -> Result<String, String> {
+    let ok = (1..=MAX_TPG_TRAINER_ID).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "must be TPGateway's trainer id: 1 to {MAX_TPG_TRAINER_ID} ASCII letters, digits or hyphens"
+        ))
     }
 }
 
@@ -161,6 +193,7 @@ mod tests {
             credentials: Some("ACTA".into()),
             status: None,
             user_id: None,
+            tpg_trainer_id: None,
         };
         let f = input.parse().unwrap();
         assert_eq!(f.email.as_deref(), Some("tan@example.sg"));
@@ -185,5 +218,58 @@ mod tests {
         let e = t.patched(&bad, now()).unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, vec!["name", "phone", "user_id"]);
+    }
+
+    #[test]
+    fn tpg_trainer_id_is_checked_set_and_cleared() {
+        let guid = "3F2504E0-4F89-11D3-9A0C-0305E82C3301";
+        let input = TrainerInput {
+            name: Some("Tan Ah Kow".into()),
+            tpg_trainer_id: Some(guid.into()),
+            ..TrainerInput::default()
+        };
+        let f = input.parse().unwrap();
+        assert_eq!(f.tpg_trainer_id.as_deref(), Some(guid));
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["tpg_trainer_id"], guid);
+        let t = Trainer::create(
+            TrainerId::parse("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ff03").unwrap(),
+            f,
+            now(),
+        );
+        let clear: MergePatch =
+            serde_json::from_value(serde_json::json!({"tpg_trainer_id": null})).unwrap();
+        assert_eq!(
+            t.patched(&clear, now()).unwrap().fields.tpg_trainer_id,
+            None
+        );
+        for ok in ["a", "A-1", &"9".repeat(MAX_TPG_TRAINER_ID)] {
+            assert_eq!(parse_tpg_trainer_id(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            " a",
+            "a b",
+            "a_b",
+            "a\u{a0}",
+            "é",
+            "{guid}",
+            &"9".repeat(MAX_TPG_TRAINER_ID + 1),
+        ] {
+            assert!(parse_tpg_trainer_id(bad).is_err(), "{bad:?}");
+            let input = TrainerInput {
+                name: Some("Tan Ah Kow".into()),
+                tpg_trainer_id: Some(bad.into()),
+                ..TrainerInput::default()
+            };
+            let e = input.parse().unwrap_err();
+            let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(fields, vec!["tpg_trainer_id"], "{bad:?}");
+        }
+        // A trainer stored before the field existed reads as without one.
+        let mut old = serde_json::to_value(&t).unwrap();
+        old.as_object_mut().unwrap().remove("tpg_trainer_id");
+        let read: Trainer = serde_json::from_value(old).unwrap();
+        assert_eq!(read.fields.tpg_trainer_id, None);
     }
 }

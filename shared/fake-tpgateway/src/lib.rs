@@ -166,11 +166,29 @@ pub struct FakeRun {
     /// The last accepted run object (without `sessions` and `action`).
     pub body: serde_json::Value,
     pub sessions: Vec<FakeSession>,
+    /// The trainers linked to the run (`linkCourseRunTrainer`), as the
+    /// publish or the last edit that sent the list gave them (an edit
+    /// without the list keeps them).
+    pub trainers: Vec<FakeTrainer>,
     pub deleted: bool,
     /// 1 for a run created by a publish.
     pub publish_count: u32,
     /// Accepted edits (updates and the delete).
     pub edit_count: u32,
+}
+
+/// A trainer linked to an accepted run (one `linkCourseRunTrainer` entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeTrainer {
+    pub index_number: Option<i64>,
+    /// TPGateway's trainer id, for an existing trainer named by it.
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// `trainerType.code`: `"1"` Existing, `"2"` New.
+    pub trainer_type: String,
+    /// The `trainer` object as accepted.
+    pub body: serde_json::Value,
 }
 
 /// A session of an accepted run.

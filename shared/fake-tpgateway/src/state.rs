@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tms_tpgateway::EncryptionKey;
 
-use crate::{FakeAuth, FakeConfig, FakeRun, FakeSession, Fault, Route};
+use crate::{FakeAuth, FakeConfig, FakeRun, FakeSession, FakeTrainer, Fault, Route};
 
 /// The first run id the fake issues (TPGateway's are numeric, API-NOTES §5).
 pub(crate) const FIRST_RUN_ID: u64 = 100_001;
@@ -57,6 +57,32 @@ pub(crate) struct StoredSession {
 impl StoredRun {
     pub(crate) fn session_id(&self, n: u32) -> String {
         format!("{}-{}-S{n}", self.crn, self.id)
+    }
+
+    /// The linked trainers, from the run object as last accepted (its
+    /// `linkCourseRunTrainer`, validated on the way in).
+    fn trainers(&self) -> Vec<FakeTrainer> {
+        let text = |t: &Value, k: &str| t.get(k).and_then(Value::as_str).map(str::to_string);
+        self.body
+            .get("linkCourseRunTrainer")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|entry| entry.get("trainer"))
+                    .map(|t| FakeTrainer {
+                        index_number: t.get("indexNumber").and_then(Value::as_i64),
+                        id: text(t, "id"),
+                        name: text(t, "name"),
+                        email: text(t, "email"),
+                        trainer_type: t
+                            .get("trainerType")
+                            .and_then(|ty| text(ty, "code"))
+                            .unwrap_or_default(),
+                        body: t.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -189,6 +215,7 @@ impl App {
                         deleted: s.deleted,
                     })
                     .collect(),
+                trainers: r.trainers(),
                 deleted: r.deleted,
                 publish_count: r.publish_count,
                 edit_count: r.edit_count,

@@ -423,12 +423,134 @@ pub(crate) fn run_fields(e: &mut Errors, run: &Value, p: &str) -> RunInfo {
             );
         }
     }
-    if let Some(t) = member(run, "linkCourseRunTrainer") {
-        if !t.is_array() {
-            e.push(at(p, "linkCourseRunTrainer"), "must be an array");
+    trainers(
+        e,
+        member(run, "linkCourseRunTrainer"),
+        &at(p, "linkCourseRunTrainer"),
+    );
+    RunInfo { start, end }
+}
+
+/// Trainer members with a maximum length (API-NOTES §6.1; the id's length
+/// is ours: TPGateway's ids are GUID-like, §5).
+const TRAINER_ID_MAX: usize = 64;
+const TRAINER_NAME_MAX: usize = 66;
+const TRAINER_EMAIL_MAX: usize = 320;
+const TRAINER_ID_NUMBER_MAX: usize = 50;
+
+/// `linkCourseRunTrainer` (API-NOTES §6.1, §10): optional; an array of
+/// `{"trainer": {...}}`. `trainerType.code` 1 (Existing) names the trainer
+/// by `id` or `idNumber`; 2 (New) needs `name` and `idNumber`. A trainer
+/// `id` listed twice is refused.
+fn trainers(e: &mut Errors, v: Option<&Value>, p: &str) {
+    let list = match v {
+        None => return,
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            e.push(p, "must be an array");
+            return;
+        }
+    };
+    let mut ids: Vec<&str> = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let ep = format!("{p}[{i}]");
+        if !entry.is_object() {
+            e.push(ep, "must be an object");
+            continue;
+        }
+        let Some(t) = object(e, member(entry, "trainer"), &at(&ep, "trainer")) else {
+            continue;
+        };
+        let tp = at(&ep, "trainer");
+        if let Some(n) = member(t, "indexNumber") {
+            if !(n.is_i64() || n.is_u64()) {
+                e.push(at(&tp, "indexNumber"), "must be an integer");
+            }
+        }
+        let id = text(e, member(t, "id"), &at(&tp, "id"), false, TRAINER_ID_MAX);
+        let id_number = text(
+            e,
+            member(t, "idNumber"),
+            &at(&tp, "idNumber"),
+            false,
+            TRAINER_ID_NUMBER_MAX,
+        );
+        let name = text(
+            e,
+            member(t, "name"),
+            &at(&tp, "name"),
+            false,
+            TRAINER_NAME_MAX,
+        );
+        let email_path = at(&tp, "email");
+        if let Some(email) = text(e, member(t, "email"), &email_path, false, TRAINER_EMAIL_MAX) {
+            if !email.trim().is_empty() && !looks_like_email(email) {
+                e.push(email_path, "must be an e-mail address");
+            }
+        }
+        boolean(
+            e,
+            member(t, "inTrainingProviderProfile"),
+            &at(&tp, "inTrainingProviderProfile"),
+        );
+        roles(e, member(t, "roles"), &at(&tp, "roles"));
+        let type_path = at(&tp, "trainerType");
+        let code_path = at(&type_path, "code");
+        let code = object(e, member(t, "trainerType"), &type_path)
+            .and_then(|ty| text(e, member(ty, "code"), &code_path, true, 1));
+        let present = |s: Option<&str>| s.is_some_and(|s| !s.trim().is_empty());
+        match code {
+            Some("1") if !present(id) && !present(id_number) => e.push(
+                at(&tp, "id"),
+                "is required for an existing trainer (or idNumber)",
+            ),
+            None | Some("1") => {}
+            Some("2") => {
+                if !present(name) {
+                    e.push(at(&tp, "name"), "is required for a new trainer");
+                }
+                if !present(id_number) {
+                    e.push(at(&tp, "idNumber"), "is required for a new trainer");
+                }
+            }
+            Some(_) => e.push(code_path, "must be 1 (Existing) or 2 (New)"),
+        }
+        if let Some(id) = id.map(str::trim).filter(|id| !id.is_empty()) {
+            if ids.contains(&id) {
+                e.push(at(&tp, "id"), "names a trainer already linked to this run");
+            } else {
+                ids.push(id);
+            }
         }
     }
-    RunInfo { start, end }
+}
+
+/// A trainer's `roles`: optional; an array of `{"role": {"id": 1 | 2}}`
+/// (1 Trainer, 2 Assessor, API-NOTES §10).
+fn roles(e: &mut Errors, v: Option<&Value>, p: &str) {
+    let list = match v {
+        None => return,
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            e.push(p, "must be an array");
+            return;
+        }
+    };
+    for (i, entry) in list.iter().enumerate() {
+        let rp = format!("{p}[{i}]");
+        if !entry.is_object() {
+            e.push(rp, "must be an object");
+            continue;
+        }
+        let role_path = at(&rp, "role");
+        if let Some(role) = object(e, member(entry, "role"), &role_path) {
+            let id_path = at(&role_path, "id");
+            match member(role, "id").and_then(Value::as_u64) {
+                Some(1 | 2) => {}
+                _ => e.push(id_path, "must be 1 (Trainer) or 2 (Assessor)"),
+            }
+        }
+    }
 }
 
 /// One session as publish (or an edit's update/add) gives it.
@@ -595,6 +717,91 @@ mod tests {
                 "r.sessions[1].modeOfTraining",
                 "r.sessions[1].endDate",
             ]
+        );
+    }
+
+    fn existing(index: u64, id: &str) -> Value {
+        json!({"trainer": {"indexNumber": index, "id": id, "name": "Tan Ah Kow",
+            "email": "ahkow.tan@example.sg", "inTrainingProviderProfile": true,
+            "trainerType": {"code": "1", "description": "Existing"},
+            "roles": [{"role": {"id": 1, "description": "Trainer"}}]}})
+    }
+
+    fn trainer_errors(list: Value) -> Vec<String> {
+        let mut run = valid_run();
+        run["linkCourseRunTrainer"] = list;
+        let mut e = Errors::default();
+        publish_run(&mut e, &run, "r");
+        e.0.into_iter().map(|d| d.field).collect()
+    }
+
+    #[test]
+    fn trainers_are_checked_as_tpgateway_would() {
+        let none: Vec<String> = Vec::new();
+        assert_eq!(trainer_errors(json!([])), none);
+        assert_eq!(
+            trainer_errors(json!([existing(1, "T-1"), existing(2, "T-2")])),
+            none
+        );
+        // The notes' example: an existing trainer by national id only.
+        assert_eq!(
+            trainer_errors(json!([{"trainer": {"trainerType": {"code": "1",
+                "description": "Existing"}, "idNumber": "S0808315J",
+                "photo": {"name": "", "content": ""}}}])),
+            none
+        );
+        let new_ok = json!([{"trainer": {"trainerType": {"code": "2"}, "name": "Tan",
+            "idNumber": "S0808315J"}}]);
+        assert_eq!(trainer_errors(new_ok), none);
+        assert_eq!(trainer_errors(json!({})), ["r.linkCourseRunTrainer"]);
+        assert_eq!(
+            trainer_errors(json!([1, {}, {"trainer": "x"}])),
+            [
+                "r.linkCourseRunTrainer[0]",
+                "r.linkCourseRunTrainer[1].trainer",
+                "r.linkCourseRunTrainer[2].trainer",
+            ]
+        );
+        let t = "r.linkCourseRunTrainer[0].trainer";
+        let mut bad = existing(1, "T-1");
+        bad["trainer"]["indexNumber"] = json!("1");
+        bad["trainer"]["name"] = json!("x".repeat(67));
+        bad["trainer"]["email"] = json!(format!("{}@example.sg", "a".repeat(320)));
+        bad["trainer"]["roles"] = json!([{"role": {"id": 3}}]);
+        assert_eq!(
+            trainer_errors(json!([bad])),
+            [
+                format!("{t}.indexNumber"),
+                format!("{t}.name"),
+                format!("{t}.email"),
+                format!("{t}.roles[0].role.id"),
+            ]
+        );
+        let mut no_id = existing(1, "T-1");
+        no_id["trainer"].as_object_mut().map(|o| o.remove("id"));
+        assert_eq!(trainer_errors(json!([no_id])), [format!("{t}.id")]);
+        let mut no_type = existing(1, "T-1");
+        no_type["trainer"]
+            .as_object_mut()
+            .map(|o| o.remove("trainerType"));
+        assert_eq!(
+            trainer_errors(json!([no_type])),
+            [format!("{t}.trainerType")]
+        );
+        let mut other_type = existing(1, "T-1");
+        other_type["trainer"]["trainerType"]["code"] = json!("3");
+        assert_eq!(
+            trainer_errors(json!([other_type])),
+            [format!("{t}.trainerType.code")]
+        );
+        let new_without = json!([{"trainer": {"trainerType": {"code": "2"}}}]);
+        assert_eq!(
+            trainer_errors(new_without),
+            [format!("{t}.name"), format!("{t}.idNumber")]
+        );
+        assert_eq!(
+            trainer_errors(json!([existing(1, "T-1"), existing(2, "T-1")])),
+            ["r.linkCourseRunTrainer[1].trainer.id"]
         );
     }
 

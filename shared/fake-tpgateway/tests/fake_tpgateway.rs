@@ -635,6 +635,95 @@ async fn edit_updates_the_run_and_updates_adds_and_deletes_sessions() {
     assert_eq!(fake.calls(Route::Edit), 6);
 }
 
+/// An existing trainer named by TPGateway's id, as the TMS sends it.
+fn existing_trainer(index: u64, id: &str) -> Value {
+    json!({"trainer": {"indexNumber": index, "id": id, "name": "Tan Ah Kow",
+        "email": "ahkow.tan@example.sg", "inTrainingProviderProfile": true,
+        "trainerType": {"code": "1", "description": "Existing"},
+        "roles": [{"role": {"id": 1, "description": "Trainer"}}]}})
+}
+
+#[tokio::test]
+async fn linked_trainers_are_checked_stored_and_replaced_by_an_edit() {
+    let (fake, api) = oauth_fake().await;
+    let mut r = run(15);
+    r["linkCourseRunTrainer"] = json!([existing_trainer(1, "T-1")]);
+    let (status, body) = api.publish(&publish_doc(vec![r])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["data"]["runs"][0]["id"].as_u64().unwrap().to_string();
+    let trainers = &fake.runs()[0].trainers;
+    assert_eq!(trainers.len(), 1);
+    let t = &trainers[0];
+    assert_eq!(
+        (
+            t.index_number,
+            t.id.as_deref(),
+            t.name.as_deref(),
+            t.email.as_deref(),
+            t.trainer_type.as_str()
+        ),
+        (
+            Some(1),
+            Some("T-1"),
+            Some("Tan Ah Kow"),
+            Some("ahkow.tan@example.sg"),
+            "1"
+        )
+    );
+    assert_eq!(t.body["roles"][0]["role"]["id"], 1);
+    // Get-run shows them (API-NOTES §6.3).
+    let (status, body) = api
+        .get(&format!(
+            "/courses/courseRuns/id/{id}?includeExpiredCourses=true"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["course"]["run"]["linkCourseRunTrainer"][0]["trainer"]["id"],
+        "T-1"
+    );
+
+    let base = json!({"action": "update", "courseAdminEmail": "admin@example.com",
+                      "courseVacancy": {"code": "A", "description": "Available"}});
+    // An edit without the list keeps the trainers.
+    let (status, body) = api.edit(&id, &edit_doc(base.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(fake.runs()[0].trainers.len(), 1);
+    // An edit with the list replaces them.
+    let mut two = base.clone();
+    two["linkCourseRunTrainer"] = json!([existing_trainer(1, "T-2"), existing_trainer(2, "T-3")]);
+    let (status, body) = api.edit(&id, &edit_doc(two)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ids: Vec<Option<String>> = fake.runs()[0]
+        .trainers
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    assert_eq!(ids, [Some("T-2".to_string()), Some("T-3".to_string())]);
+
+    // Refused, naming the field; nothing changed.
+    let mut bad = base.clone();
+    let mut nameless = existing_trainer(1, "T-4");
+    nameless["trainer"]["trainerType"] = json!({"code": "2", "description": "New"});
+    nameless["trainer"].as_object_mut().unwrap().remove("name");
+    bad["linkCourseRunTrainer"] = json!([nameless, {"trainer": {"indexNumber": 1.5,
+        "trainerType": {"code": "1"}}}]);
+    let (status, body) = api.edit(&id, &edit_doc(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "TGS-400");
+    assert_eq!(
+        detail_fields(&body),
+        [
+            "course.run.linkCourseRunTrainer[0].trainer.name",
+            "course.run.linkCourseRunTrainer[0].trainer.idNumber",
+            "course.run.linkCourseRunTrainer[1].trainer.indexNumber",
+            "course.run.linkCourseRunTrainer[1].trainer.id",
+        ]
+    );
+    assert_eq!(fake.runs()[0].trainers.len(), 2);
+    assert_eq!(fake.runs()[0].edit_count, 2);
+}
+
 #[tokio::test]
 async fn delete_marks_the_run_and_its_sessions_deleted() {
     let (fake, api) = oauth_fake().await;

@@ -13,12 +13,22 @@ use super::{
     run_id_at, time_at, time_hhmm, ParseError, Provider,
 };
 use crate::course_run::{CourseRun, Session, MAX_SCHEDULE_INFO};
-use crate::ids::SessionId;
+use crate::ids::{SessionId, TrainerId};
+use crate::trainer::{Trainer, TrainerStatus};
 use crate::types::Venue;
 
 /// `POST /courses/courseRuns/publish` body: one run (`course.runs` has
-/// exactly one entry, `sequenceNumber` 1) with all its sessions.
-pub fn publish_run(p: &Provider, run: &CourseRun, sessions: &[Session]) -> Value {
+/// exactly one entry, `sequenceNumber` 1) with all its sessions, and
+/// `linkCourseRunTrainer` with the run's trainers that can be linked (see
+/// [`link_trainers`]; `trainers` are those assigned to its sessions, in any
+/// order), possibly none.
+pub fn publish_run(
+    p: &Provider,
+    run: &CourseRun,
+    sessions: &[Session],
+    trainers: &[Trainer],
+) -> Value {
+    let links = link_trainers(sessions, trainers);
     let sessions = in_order(sessions);
     let mut r = Map::new();
     r.insert("sequenceNumber".into(), json!(1));
@@ -28,7 +38,7 @@ pub fn publish_run(p: &Provider, run: &CourseRun, sessions: &[Session]) -> Value
         .map(|s| Value::Object(session_fields(run, s)))
         .collect();
     r.insert("sessions".into(), Value::Array(list));
-    r.insert("linkCourseRunTrainer".into(), no_trainers());
+    r.insert("linkCourseRunTrainer".into(), links.json());
     let mut course = course_head(p, run);
     course.insert("runs".into(), json!([r]));
     json!({ "course": course })
@@ -39,13 +49,17 @@ pub fn publish_run(p: &Provider, run: &CourseRun, sessions: &[Session]) -> Value
 /// with an external id as `{"action":"update","sessionId":…, …fields}`, each
 /// without one as `{"action":"add", …fields}`, and each id in
 /// `published_session_ids` that no current session has as
-/// `{"action":"delete","sessionId":…}` (listed first).
+/// `{"action":"delete","sessionId":…}` (listed first); and
+/// `linkCourseRunTrainer` as on publish, but only when at least one trainer
+/// can be linked.
 pub fn edit_run(
     p: &Provider,
     run: &CourseRun,
     sessions: &[Session],
     published_session_ids: &[String],
+    trainers: &[Trainer],
 ) -> Value {
+    let links = link_trainers(sessions, trainers);
     let ordered = in_order(sessions);
     let current: HashSet<&str> = sessions
         .iter()
@@ -83,8 +97,14 @@ pub fn edit_run(
     r.insert("action".into(), json!("update"));
     r.extend(run_fields(run, &ordered));
     r.insert("sessions".into(), Value::Array(list));
-    // No `linkCourseRunTrainer` on edit: an empty list might unlink trainers
-    // a person linked on TPGateway's portal; the field is optional on edit.
+    // No empty `linkCourseRunTrainer` on edit: an empty list might unlink
+    // trainers a person linked on TPGateway's portal; the field is optional
+    // on edit.
+    // NOT FOUND (API-NOTES §6.2): whether an edit's list replaces the run's
+    // trainers or adds to them; we send the run's whole list each time.
+    if !links.linked.is_empty() {
+        r.insert("linkCourseRunTrainer".into(), links.json());
+    }
     let mut course = course_head(p, run);
     course.insert("run".into(), Value::Object(r));
     json!({ "course": course })
@@ -173,11 +193,149 @@ fn run_fields(run: &CourseRun, sessions: &[&Session]) -> Map<String, Value> {
     m
 }
 
-/// The trainers of a run: none yet.
-fn no_trainers() -> Value {
-    // NOT FOUND (API-NOTES §6.1): trainers are a later issue, so no run
-    // links any on publish.
-    json!([])
+/// Why a trainer assigned to a run's session is not linked to the run on
+/// TPGateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainerSkip {
+    /// The trainer record has no `tpg_trainer_id` (we hold no national id
+    /// to send instead).
+    NoTpgTrainerId,
+    /// The trainer is inactive.
+    Inactive,
+    /// No trainer record has the id the session names.
+    NotFound,
+    /// Another trainer of the run, linked before it, has the same
+    /// `tpg_trainer_id` (two records of one person): TPGateway hears of
+    /// them once.
+    SameTpgTrainerId,
+}
+
+impl TrainerSkip {
+    /// The reason, for a sync job's note.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TrainerSkip::NoTpgTrainerId => "no tpg_trainer_id",
+            TrainerSkip::Inactive => "the trainer is inactive",
+            TrainerSkip::NotFound => "no such trainer",
+            TrainerSkip::SameTpgTrainerId => {
+                "its tpg_trainer_id is another linked trainer's of this run"
+            }
+        }
+    }
+}
+
+/// The trainers of a run as TPGateway is told of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainerLinks<'a> {
+    /// The trainers sent in `linkCourseRunTrainer`, in order (their
+    /// `indexNumber` is their place here, from 1).
+    pub linked: Vec<&'a Trainer>,
+    /// The trainers assigned to a session but not sent, and why, in the
+    /// same order.
+    pub skipped: Vec<(TrainerId, TrainerSkip)>,
+}
+
+impl TrainerLinks<'_> {
+    /// The `linkCourseRunTrainer` list.
+    fn json(&self) -> Value {
+        Value::Array(
+            self.linked
+                .iter()
+                .filter_map(|t| Some((*t, t.fields.tpg_trainer_id.as_deref()?)))
+                .zip(1u32..)
+                .map(|((t, id), n)| trainer_link(t, id, n))
+                .collect(),
+        )
+    }
+}
+
+/// The run's trainers: the distinct trainers assigned to its sessions,
+/// each at the place of its first session (by date, start time, end time,
+/// session id; then trainer id), found in `trainers` (the records the
+/// sessions name, in any order; others are ignored). A trainer is linked
+/// when it is active and has a `tpg_trainer_id` no trainer linked before
+/// it has; otherwise, or when no record has its id, it is skipped with the
+/// reason.
+pub fn link_trainers<'a>(sessions: &[Session], trainers: &'a [Trainer]) -> TrainerLinks<'a> {
+    let mut order: Vec<&TrainerId> = Vec::new();
+    for s in in_order(sessions) {
+        if let Some(t) = &s.fields.trainer_id {
+            if !order.contains(&t) {
+                order.push(t);
+            }
+        }
+    }
+    let mut links = TrainerLinks {
+        linked: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for id in order {
+        match trainers.iter().find(|t| &t.id == id) {
+            None => links.skipped.push((id.clone(), TrainerSkip::NotFound)),
+            Some(t) if t.fields.status != TrainerStatus::Active => {
+                links.skipped.push((id.clone(), TrainerSkip::Inactive));
+            }
+            Some(t) if t.fields.tpg_trainer_id.is_none() => {
+                links
+                    .skipped
+                    .push((id.clone(), TrainerSkip::NoTpgTrainerId));
+            }
+            Some(t)
+                if links
+                    .linked
+                    .iter()
+                    .any(|l| l.fields.tpg_trainer_id == t.fields.tpg_trainer_id) =>
+            {
+                links
+                    .skipped
+                    .push((id.clone(), TrainerSkip::SameTpgTrainerId));
+            }
+            Some(t) => links.linked.push(t),
+        }
+    }
+    links
+}
+
+/// One `linkCourseRunTrainer` entry: an existing trainer of the provider's
+/// trainer profile, referred to by TPGateway's id `id`.
+fn trainer_link(t: &Trainer, id: &str, index_number: u32) -> Value {
+    let f = &t.fields;
+    let mut m = Map::new();
+    // NOT FOUND (API-NOTES §6.1): what `indexNumber` means; we number the
+    // trainers we send 1, 2, ... in the run's order.
+    m.insert("indexNumber".into(), json!(index_number));
+    // NOT FOUND (API-NOTES §5, §6.1): which field finds an "Existing"
+    // trainer; TS sends only `idNumber` (a national id, which we do not
+    // hold), CI's sample has a GUID-like `id`: we send TPGateway's trainer
+    // id as `id` and no `idNumber`/`idType`.
+    m.insert("id".into(), json!(id));
+    // NOT FOUND (API-NOTES §6.1): whether name and email are read (or
+    // overwrite the profile) for an existing trainer; we send ours (name at
+    // most 66 characters, email only when set), as SC and CI do.
+    m.insert("name".into(), json!(f.name));
+    if let Some(email) = &f.email {
+        m.insert("email".into(), json!(email));
+    }
+    // NOT FOUND (API-NOTES §6.1): `inTrainingProviderProfile` is not
+    // explained; a trainer with TPGateway's id is in the profile: true.
+    m.insert("inTrainingProviderProfile".into(), json!(true));
+    // trainerType 1 Existing (API-NOTES §10, [C2]).
+    m.insert(
+        "trainerType".into(),
+        json!({ "code": "1", "description": "Existing" }),
+    );
+    // NOT FOUND (API-NOTES §6.1, §10): whether `roles` is needed for an
+    // existing trainer, and which role; we do not record who assesses, so
+    // every trainer is role 1 "Trainer" (the codes are [S1] SC). The
+    // profile fields (`domainAreaOfPractice`, `experience`, `linkedInURL`,
+    // `salutationId`, `photo`, `linkedSsecEQAs`) are left out: they belong
+    // to a new trainer's profile (TS sends only an empty `photo` besides
+    // the id, and that worked live).
+    m.insert(
+        "roles".into(),
+        json!([{ "role": { "id": 1, "description": "Trainer" } }]),
+    );
+    json!({ "trainer": m })
 }
 
 /// One session's fields, as publish sends them and edit after its `action`

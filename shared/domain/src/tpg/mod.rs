@@ -15,9 +15,17 @@
 //!   required-looking text of at most 300).
 //! - `courseVacancy` is always `{"code":"A","description":"Available"}`: we do
 //!   not track vacancy yet (§10).
-//! - `linkCourseRunTrainer` is `[]` on publish (trainers are a later issue)
-//!   and left out of edits, where it is optional: an empty list might unlink
-//!   trainers linked on TPGateway's portal (§6.1, §6.2).
+//! - `linkCourseRunTrainer` lists the run's trainers that have TPGateway's
+//!   trainer id (`tpg_trainer_id`) and are active, each as an "Existing"
+//!   trainer (`trainerType` 1) referred to by that id as `id` (no national
+//!   id is held), with `indexNumber` 1, 2, ... in the order of their first
+//!   session, our name and e-mail, `inTrainingProviderProfile: true` and
+//!   the role 1 "Trainer" (§5, §6.1, §10); a second record with an id
+//!   already linked is left out. Publish always sends the list
+//!   (possibly `[]`); edit sends it only when it is not empty, since an
+//!   empty list might unlink trainers linked on TPGateway's portal (the
+//!   field is optional on edit, §6.2). Whether an edit's list replaces or
+//!   adds to the run's trainers is not known either.
 //! - A session of ours with its own venue carries `"primaryVenue": false`;
 //!   §11 only documents `true` (copy the run's venue).
 //! - Edit sends every current session, not only the changed ones (we do
@@ -53,9 +61,10 @@ use serde_json::Value;
 pub mod course_run;
 
 pub use course_run::{
-    delete_run, edit_run, existing_run_id, find_our_run, match_sessions, parse_publish_response,
-    parse_run_response, parse_runs_by_crn_response, parse_sessions_response, publish_run,
-    reconcile_sessions, RunMatch, SessionPlan, TpgRun, TpgSession,
+    delete_run, edit_run, existing_run_id, find_our_run, link_trainers, match_sessions,
+    parse_publish_response, parse_run_response, parse_runs_by_crn_response,
+    parse_sessions_response, publish_run, reconcile_sessions, RunMatch, SessionPlan, TpgRun,
+    TpgSession, TrainerLinks, TrainerSkip,
 };
 
 /// The provider's identity, from the TPGateway secret.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::course_run::{CourseRunInput, SessionFields};
-use crate::ids::{RunId, SessionId, TypedId};
+use crate::ids::{RunId, SessionId, TrainerId, TypedId};
+use crate::trainer::{Trainer, TrainerFields, TrainerStatus};
 use crate::types::{ModeOfTraining, Venue, VenueInput};
 use crate::{course_run::CourseRun, course_run::Session};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -106,6 +107,7 @@ fn publish_follows_the_notes_example() {
         &provider(),
         &run(),
         &[session(1, "2025-01-15", "09:00", "18:00")],
+        &[],
     );
     let course = &body["course"];
     assert_eq!(course["courseReferenceNumber"], json!("TGS-2020000697"));
@@ -197,7 +199,7 @@ fn publish_sorts_sessions_and_takes_their_own_mode_and_venue() {
         own,
         session(1, "2025-01-15", "09:00", "12:00"),
     ];
-    let body = publish_run(&provider(), &run(), &sessions);
+    let body = publish_run(&provider(), &run(), &sessions, &[]);
     let s = &body["course"]["runs"][0]["sessions"];
     assert_eq!(
         s,
@@ -227,6 +229,7 @@ fn publish_leaves_out_what_the_run_lacks() {
         &provider(),
         &r,
         &[session(1, "2025-01-15", "09:00", "18:00")],
+        &[],
     );
     let run = &body["course"]["runs"][0];
     assert!(run.get("venue").is_none());
@@ -244,7 +247,7 @@ fn schedule_info_without_the_runs_own_text() {
     let mut r = run();
     r.fields.schedule_info = None;
     let info = |sessions: &[Session]| {
-        publish_run(&provider(), &r, sessions)["course"]["runs"][0]["scheduleInfo"]
+        publish_run(&provider(), &r, sessions, &[])["course"]["runs"][0]["scheduleInfo"]
             .as_str()
             .unwrap()
             .to_string()
@@ -278,7 +281,7 @@ fn schedule_info_without_the_runs_own_text() {
 fn schedule_info_is_cut_to_300_characters() {
     let mut r = run();
     r.fields.schedule_info = Some("é".repeat(310));
-    let body = publish_run(&provider(), &r, &[]);
+    let body = publish_run(&provider(), &r, &[], &[]);
     let info = body["course"]["runs"][0]["scheduleInfo"].as_str().unwrap();
     assert_eq!(info, "é".repeat(300));
 }
@@ -293,7 +296,7 @@ fn edit_updates_adds_and_deletes_sessions() {
         "TGS-2020000697-835457-S2".to_string(),
         "TGS-2020000697-835457-S2".to_string(),
     ];
-    let body = edit_run(&provider(), &run(), &[new, known], &published);
+    let body = edit_run(&provider(), &run(), &[new, known], &published, &[]);
     assert_eq!(
         body,
         json!({"course":{"courseReferenceNumber":"TGS-2020000697","trainingProvider":{"uen":"199900650G"},
@@ -329,6 +332,7 @@ fn edit_with_nothing_published_adds_every_session() {
         &provider(),
         &run(),
         &[session(1, "2025-01-15", "09:00", "18:00")],
+        &[],
         &[],
     );
     let sessions = body["course"]["run"]["sessions"].as_array().unwrap();
@@ -861,4 +865,188 @@ fn reconcile_keeps_listed_ids_drops_gone_ones_and_pairs_the_rest() {
     let empty = reconcile_sessions(&[kept.clone()], &[]);
     assert_eq!(empty.sessions[0].external_id, None);
     assert_eq!(empty.changed, vec![(kept.id, None)]);
+}
+
+// ------------------------------------------------------------- trainers
+
+fn tid(i: usize) -> TrainerId {
+    TrainerId::parse(&format!("0193a4e2-7c1b-7d3e-9a51-2b7f00c1{i:04x}")).unwrap()
+}
+
+/// An active trainer `i`, with TPGateway's id `tpg` when given.
+fn trainer(i: usize, tpg: Option<&str>) -> Trainer {
+    Trainer::create(
+        tid(i),
+        TrainerFields {
+            name: format!("Trainer {i}"),
+            email: Some(format!("trainer{i}@example.sg")),
+            phone: None,
+            credentials: None,
+            status: TrainerStatus::Active,
+            user_id: None,
+            tpg_trainer_id: tpg.map(str::to_string),
+        },
+        now(),
+    )
+}
+
+fn taught(mut s: Session, by: usize) -> Session {
+    s.fields.trainer_id = Some(tid(by));
+    s
+}
+
+/// The entry publish and edit send for trainer `i` at `index`.
+fn link_json(i: usize, index: u32, tpg: &str) -> serde_json::Value {
+    json!({"trainer": {
+        "indexNumber": index,
+        "id": tpg,
+        "name": format!("Trainer {i}"),
+        "email": format!("trainer{i}@example.sg"),
+        "inTrainingProviderProfile": true,
+        "trainerType": {"code": "1", "description": "Existing"},
+        "roles": [{"role": {"id": 1, "description": "Trainer"}}]
+    }})
+}
+
+fn publish_links(sessions: &[Session], trainers: &[Trainer]) -> serde_json::Value {
+    publish_run(&provider(), &run(), sessions, trainers)["course"]["runs"][0]
+        ["linkCourseRunTrainer"]
+        .clone()
+}
+
+#[test]
+fn publish_without_trainers_links_none() {
+    let sessions = [session(1, "2025-01-15", "09:00", "18:00")];
+    assert_eq!(publish_links(&sessions, &[]), json!([]));
+    // Trainers no session names are not the run's.
+    assert_eq!(
+        publish_links(&sessions, &[trainer(1, Some("T-1"))]),
+        json!([])
+    );
+    let links = link_trainers(&sessions, &[]);
+    assert!(links.linked.is_empty() && links.skipped.is_empty());
+}
+
+#[test]
+fn publish_links_one_existing_trainer_by_tpgateway_id() {
+    let guid = "3F2504E0-4F89-11D3-9A0C-0305E82C3301";
+    let sessions = [taught(session(1, "2025-01-15", "09:00", "18:00"), 1)];
+    let body = publish_run(&provider(), &run(), &sessions, &[trainer(1, Some(guid))]);
+    let r = &body["course"]["runs"][0];
+    assert_eq!(r["linkCourseRunTrainer"], json!([link_json(1, 1, guid)]));
+    // Still the last member, after the sessions, and no session carries a
+    // trainer.
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.last(), Some(&"linkCourseRunTrainer"));
+    assert!(r["sessions"][0].get("trainer").is_none());
+    // No national id, and no email when the trainer has none.
+    let mut no_email = trainer(1, Some(guid));
+    no_email.fields.email = None;
+    let links = publish_links(&sessions, &[no_email]);
+    let t = &links[0]["trainer"];
+    assert!(t.get("email").is_none(), "{t}");
+    for absent in ["idNumber", "idType", "photo", "salutationId"] {
+        assert!(t.get(absent).is_none(), "{absent}");
+    }
+    assert!(t["indexNumber"].is_u64());
+}
+
+#[test]
+fn publish_links_two_trainers_in_first_session_order_each_once() {
+    // Trainer 2 teaches the first session and the last; trainer 1 the
+    // middle one. Given in any order, they are sent by first session.
+    let sessions = [
+        taught(session(3, "2025-01-16", "09:00", "12:00"), 2),
+        taught(session(2, "2025-01-15", "14:00", "18:00"), 1),
+        taught(session(1, "2025-01-15", "09:00", "12:00"), 2),
+    ];
+    let trainers = [trainer(1, Some("T-1")), trainer(2, Some("T-2"))];
+    let expected = json!([link_json(2, 1, "T-2"), link_json(1, 2, "T-1")]);
+    assert_eq!(publish_links(&sessions, &trainers), expected);
+    let reversed = [trainer(2, Some("T-2")), trainer(1, Some("T-1"))];
+    assert_eq!(publish_links(&sessions, &reversed), expected);
+    let mut shuffled = sessions.clone();
+    shuffled.reverse();
+    assert_eq!(publish_links(&shuffled, &trainers), expected);
+}
+
+#[test]
+fn trainers_that_cannot_be_linked_are_skipped_with_the_reason() {
+    let mut inactive = trainer(2, Some("T-2"));
+    inactive.fields.status = TrainerStatus::Inactive;
+    let sessions = [
+        taught(session(1, "2025-01-15", "08:00", "09:00"), 1),
+        taught(session(2, "2025-01-15", "09:00", "10:00"), 2),
+        taught(session(3, "2025-01-15", "10:00", "11:00"), 3),
+        taught(session(4, "2025-01-15", "11:00", "12:00"), 4),
+        session(5, "2025-01-15", "12:00", "13:00"),
+    ];
+    // Trainer 3 is missing from the store.
+    let trainers = [trainer(1, None), inactive, trainer(4, Some("T-4"))];
+    let links = link_trainers(&sessions, &trainers);
+    assert_eq!(
+        links
+            .linked
+            .iter()
+            .map(|t| t.id.clone())
+            .collect::<Vec<_>>(),
+        vec![tid(4)]
+    );
+    assert_eq!(
+        links.skipped,
+        vec![
+            (tid(1), TrainerSkip::NoTpgTrainerId),
+            (tid(2), TrainerSkip::Inactive),
+            (tid(3), TrainerSkip::NotFound),
+        ]
+    );
+    assert_eq!(TrainerSkip::NoTpgTrainerId.reason(), "no tpg_trainer_id");
+    // Two records with one TPGateway id: the first linked, the second not.
+    let twins = [trainer(1, Some("T-1")), trainer(2, Some("T-1"))];
+    let links = link_trainers(&sessions[..2], &twins);
+    assert_eq!(links.linked.len(), 1);
+    assert_eq!(links.linked[0].id, tid(1));
+    assert_eq!(links.skipped, vec![(tid(2), TrainerSkip::SameTpgTrainerId)]);
+    // The one linked is number 1: the skipped leave no gap.
+    assert_eq!(
+        publish_links(&sessions, &trainers),
+        json!([link_json(4, 1, "T-4")])
+    );
+    // None linkable: publish still sends the (empty) list.
+    assert_eq!(publish_links(&sessions[..3], &trainers), json!([]));
+}
+
+#[test]
+fn edit_sends_trainers_only_when_some_can_be_linked() {
+    let mut known = taught(session(1, "2025-01-15", "09:00", "18:00"), 1);
+    known.external_id = Some("TGS-2020000697-835457-S1".into());
+    let published = ["TGS-2020000697-835457-S1".to_string()];
+    let edit = |trainers: &[Trainer]| {
+        edit_run(
+            &provider(),
+            &run(),
+            std::slice::from_ref(&known),
+            &published,
+            trainers,
+        )["course"]["run"]
+            .clone()
+    };
+    // No trainer record, or one without TPGateway's id: no list at all.
+    assert!(edit(&[]).get("linkCourseRunTrainer").is_none());
+    assert!(edit(&[trainer(1, None)])
+        .get("linkCourseRunTrainer")
+        .is_none());
+    let with = edit(&[trainer(1, Some("T-1"))]);
+    assert_eq!(
+        with["linkCourseRunTrainer"],
+        json!([link_json(1, 1, "T-1")])
+    );
+    assert!(with["sessions"][0].get("trainer").is_none());
+    let keys: Vec<&str> = with
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.last(), Some(&"linkCourseRunTrainer"));
 }

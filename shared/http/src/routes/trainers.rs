@@ -19,14 +19,17 @@ use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
 use crate::routes::{Route, RouteDoc};
 
-/// A valid create body (no user link: the link is optional).
+/// A valid create body (no user link: the link is optional), with
+/// TPGateway's id of the trainer, so that runs link them on TPGateway.
 pub fn example_trainer() -> Value {
     json!({"name": "Tan Ah Kow", "email": "ahkow.tan@example.sg", "phone": "+65 9123 4567",
-           "credentials": "ACTA; WSQ Advanced Certificate in Training and Assessment"})
+           "credentials": "ACTA; WSQ Advanced Certificate in Training and Assessment",
+           "tpg_trainer_id": "3F2504E0-4F89-11D3-9A0C-0305E82C3301"})
 }
 
 fn example_patch() -> Value {
-    json!({"phone": "+65 8123 4567", "status": "inactive"})
+    json!({"phone": "+65 8123 4567", "status": "inactive",
+           "tpg_trainer_id": "6B29FC40-CA47-1067-B31D-00DD010662DA"})
 }
 
 pub fn routes() -> Vec<Route> {
