@@ -252,6 +252,7 @@ impl TestSystem {
                         .expect("tpgateway client"),
                     sync: test_sync_settings(),
                     auth: tms_runtime::auth_keys(&test_config(), None),
+                    pii: tms_runtime::pii_vault(&test_config(), None),
                 };
                 counter.take();
                 let sqs = Some((sqs, urls.main_url, urls.dlq_url));
@@ -450,6 +451,56 @@ impl TestSystem {
         out
     }
 
+    /// Every stored item, whole, as text (every attribute: keys, index
+    /// keys, data): for tests that prove a value is stored nowhere.
+    /// Test-only: it scans.
+    pub async fn all_items_text(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some((client, table)) = &self.dynamo {
+            let mut start = None;
+            loop {
+                let page = client
+                    .scan()
+                    .table_name(table)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .expect("scan");
+                for item in page.items() {
+                    out.push(format!("{item:?}"));
+                }
+                match page.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+            if let Some(c) = &self.calls {
+                c.take();
+            }
+        }
+        if let Some(db) = &self.sqlite {
+            let conn = rusqlite::Connection::open(&db.0).expect("open sqlite");
+            let mut stmt = conn
+                .prepare(
+                    "SELECT pk, sk, entity_type, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, data FROM items",
+                )
+                .expect("prepare");
+            let rows = stmt
+                .query_map([], |r| {
+                    let mut cols = Vec::new();
+                    for i in 0..10 {
+                        cols.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
+                    }
+                    Ok(cols.join(" | "))
+                })
+                .expect("query");
+            for r in rows {
+                out.push(r.expect("row"));
+            }
+        }
+        out
+    }
+
     /// Messages in the sync queue (visible or not) and its dead-letter
     /// queue.
     pub async fn message_counts(&self) -> (u64, u64) {
@@ -592,6 +643,11 @@ pub fn test_config() -> tms_runtime::Config {
         bootstrap: false,
         bind: "127.0.0.1:0".into(),
         auth: test_auth_config(),
+        pii: tms_runtime::config::PiiConfig {
+            secret_file: None,
+            secret_id: "tms/pii".into(),
+            inline_secret: Some(tms_auth::pii::PiiKeys::generate_document()),
+        },
         sweep_interval: std::time::Duration::from_secs(60),
         requeue_after: std::time::Duration::from_secs(300),
         worker_visibility_timeout: std::time::Duration::from_secs(30),

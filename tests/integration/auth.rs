@@ -553,6 +553,8 @@ fn capability(method: &str, path: &str) -> Option<(Area, Action, Ownership)> {
         p if p.starts_with("/audit-logs") => (Area::AuditLogs, action, Ownership::NotApplicable),
         p if p.starts_with("/sync-jobs") => (Area::SyncJobs, action, Ownership::NotApplicable),
         p if p.starts_with("/trainers") => (Area::Trainers, action, Ownership::NotApplicable),
+        "/trainees" => (Area::Trainees, action, Ownership::NotApplicable),
+        p if p.starts_with("/trainees/") => (Area::Trainees, action, owned(Ownership::NotOwn)),
         other => panic!("no capability known for {other}: add it to the matrix test"),
     })
 }
@@ -700,9 +702,20 @@ async fn failed_job(sys: &TestSystem, run_id: &str) -> String {
     job.id
 }
 
+/// A valid NRIC no other test of this process used: S, 7 digits from a
+/// counter, and the check letter.
+pub(crate) fn fresh_nric() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1_000_000);
+    let digits = format!("{:07}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let letter = tms_domain::national_id::check_letter('S', &digits).unwrap_or('A');
+    format!("S{digits}{letter}")
+}
+
 /// Things a request can act on, made by the admin: a run with a session,
 /// a failed sync job of it, a trainer, and a user (given).
 pub(crate) struct Targets {
+    pub trainee_id: String,
     pub run_id: String,
     pub session_id: String,
     pub job_id: String,
@@ -745,7 +758,20 @@ impl Targets {
         )
         .await;
         assert_eq!(t.status, 201, "{:?}", t.body);
+        let mut trainee = tms_http::routes::trainees::example_trainee();
+        trainee["national_id"] = json!(fresh_nric());
+        let e = send(
+            sys,
+            Some(admin_token),
+            "POST",
+            "/trainees",
+            &[],
+            Some(&trainee),
+        )
+        .await;
+        assert_eq!(e.status, 201, "{:?}", e.body);
         Targets {
+            trainee_id: e.body["id"].as_str().unwrap_or_default().to_string(),
             run_id,
             session_id,
             job_id,
@@ -771,6 +797,8 @@ impl Targets {
             self.trainer_id.clone()
         } else if doc.path.starts_with("/sync-jobs/") {
             self.job_id.clone()
+        } else if doc.path.starts_with("/trainees/") {
+            self.trainee_id.clone()
         } else {
             self.run_id.clone()
         };
@@ -811,6 +839,10 @@ impl Targets {
         let body = doc.body.map(|b| {
             if doc.path == "/users/me/password" {
                 json!({"old_password": "their own passphrase", "new_password": "their own passphrase 2"})
+            } else if doc.path == "/trainees" {
+                let mut t = (b.example)();
+                t["national_id"] = json!(fresh_nric());
+                t
             } else if doc.path == "/users" {
                 json!({"email": format!("new{n}@example.sg"), "name": "New", "password": "a new user passphrase"})
             } else {

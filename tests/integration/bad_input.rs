@@ -462,6 +462,15 @@ async fn bad_input_suite(sys: TestSystem) {
         .await;
     assert_eq!(trainer.status, 201, "{:?}", trainer.body);
     let trainer_id = trainer.body["id"].as_str().expect("trainer id").to_string();
+    let trainee = sys
+        .post(
+            "/trainees",
+            &tms_http::routes::trainees::example_trainee(),
+            &[],
+        )
+        .await;
+    assert_eq!(trainee.status, 201, "{:?}", trainee.body);
+    let trainee_id = trainee.body["id"].as_str().expect("trainee id").to_string();
     let before = (sys.all_versions().await, sys.message_counts().await);
     let docs = tms_http::route_docs(&tms_http::Resource::ALL);
     let mut total = 0;
@@ -471,6 +480,8 @@ async fn bad_input_suite(sys: TestSystem) {
             &user_id
         } else if doc.path.starts_with("/trainers/") {
             &trainer_id
+        } else if doc.path.starts_with("/trainees/") {
+            &trainee_id
         } else {
             &run_id
         };

@@ -32,6 +32,7 @@ pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("UsersFunction", tms_http::Resource::Users),
     ("AuthFunction", tms_http::Resource::Auth),
     ("TrainersFunction", tms_http::Resource::Trainers),
+    ("TraineesFunction", tms_http::Resource::Trainees),
 ];
 
 /// The binaries of the Lambdas that are not HTTP functions.
@@ -49,10 +50,14 @@ const TPGATEWAY_SECRET: &str = "TpGatewaySecret";
 /// The access-token signing key, read by the auth function (signs) and the
 /// authorizer (checks) alone.
 const AUTH_SECRET: &str = "AuthSecret";
+/// The keys that protect national ids: sealed by the trainees function,
+/// opened by the sync worker (for TPGateway payloads) alone.
+const PII_SECRET: &str = "PiiSecret";
+const TRAINEES_BINARY: &str = "trainees";
 
 /// Every secret of the template, the variable that names it to a function,
 /// and the binaries of the functions that may read it (no other may).
-const SECRET_READERS: [(&str, &str, &[&str]); 2] = [
+const SECRET_READERS: [(&str, &str, &[&str]); 3] = [
     (
         TPGATEWAY_SECRET,
         "TMS_TPGATEWAY_SECRET_ID",
@@ -63,6 +68,7 @@ const SECRET_READERS: [(&str, &str, &[&str]); 2] = [
         "TMS_AUTH_SECRET_ID",
         &[AUTH_BINARY, AUTHORIZER_BINARY],
     ),
+    (PII_SECRET, "TMS_PII_SECRET_ID", &[TRAINEES_BINARY]),
 ];
 
 /// The HTTP API: every route event is on it.
@@ -1031,6 +1037,28 @@ fn function_grants_are_exactly_what_the_code_calls() {
             // guards, audit and idempotency records (in transactions);
             // deletes a link guard when relinked; checks that a linked
             // user exists; no queue, no secret.
+            // Reads a trainee, an idempotency record, the actor's trainer
+            // link; lists trainees (GSI1) and, for a Trainer, their
+            // sessions and runs' enrolments (GSI1) and a trainee's
+            // enrolments (GSI2); puts trainees, national-id guards, audit
+            // and idempotency records; deletes a moved guard; reads the
+            // national-id keys.
+            "TraineesFunction",
+            &[
+                (&["dynamodb:GetItem"], &["TmsTable"]),
+                (
+                    &["dynamodb:Query"],
+                    &["TmsTable/index/GSI1", "TmsTable/index/GSI2"],
+                ),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[TRAINEE#*,NATID#*,AUDIT#*,IDEMPOTENCY#*]"],
+                ),
+                (&["dynamodb:DeleteItem"], &["TmsTable[NATID#*]"]),
+                (&["secretsmanager:GetSecretValue"], &[PII_SECRET]),
+            ],
+        ),
+        (
             "TrainersFunction",
             &[
                 (&["dynamodb:GetItem"], &["TmsTable"]),
@@ -1323,6 +1351,7 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
         EntityType::SyncJob,
         EntityType::User,
         EntityType::Trainer,
+        EntityType::Trainee,
     ]
     .into_iter()
     .map(|e| keys::audit_pk(e, id))
@@ -1341,6 +1370,13 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
         ("user", vec![keys::user_pk(&user)]),
         ("email_guard", vec![keys::email_guard_pk("a@example.sg")]),
         ("trainer", vec![keys::trainer_pk(&trainer)]),
+        (
+            "trainee",
+            vec![keys::trainee_pk(
+                &tms_domain::ids::TraineeId::parse(id).expect("a trainee id"),
+            )],
+        ),
+        ("natid_guard", vec![keys::natid_guard_pk("ab12")]),
         (
             "trainer_user_guard",
             vec![keys::trainer_user_guard_pk(&user)],
@@ -1446,6 +1482,16 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
                 ),
                 ("dynamodb:DeleteItem", &["trainer_user_guard"]),
                 ("dynamodb:ConditionCheckItem", &["user"]),
+            ],
+        ),
+        (
+            "TraineesFunction",
+            &[
+                (
+                    "dynamodb:PutItem",
+                    &["trainee", "natid_guard", "audit", "idempotency"],
+                ),
+                ("dynamodb:DeleteItem", &["natid_guard"]),
             ],
         ),
         (

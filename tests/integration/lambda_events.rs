@@ -35,12 +35,13 @@ const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
 /// The HTTP API events (course-runs, audit-logs, users and trainers
 /// functions).
-const HTTP_EVENTS: [&str; 12] = [
+const HTTP_EVENTS: [&str; 13] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
     "create-course-run-invalid",
     CREATE_TRAINER_EVENT,
+    CREATE_TRAINEE_EVENT,
     "get-course-run",
     "list-audit-logs",
     "list-course-runs",
@@ -59,6 +60,8 @@ const AUTHORIZER_EVENT: &str = "authorizer-request";
 const LIST_USERS_EVENT: &str = "list-users";
 /// A trainer created by an Admin (TrainersFunction).
 const CREATE_TRAINER_EVENT: &str = "create-trainer";
+/// A trainee created by an Admin (TraineesFunction).
+const CREATE_TRAINEE_EVENT: &str = "create-trainee";
 /// The token in the fixtures' Authorization header, and the user id in
 /// list-users' authorizer context: the tests put real ones there.
 const TOKEN_PLACEHOLDER: &str = "<access-token>";
@@ -141,6 +144,22 @@ async fn walk_the_trainer_event(sys: &TestSystem) {
     );
 }
 
+/// create-trainee through the trainees function's router: 201 with the
+/// national id masked; the replay; nothing stored or answered carries the
+/// full id.
+async fn walk_the_trainee_event(sys: &TestSystem) {
+    let trainees = tms_http::Resource::Trainees;
+    let created = invoke_function(sys, CREATE_TRAINEE_EVENT, trainees).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["national_id_masked"], "*****587D");
+    assert!(!created.body.to_string().contains("7020587"));
+    let id = created.body["id"].as_str().expect("id").to_string();
+    let replay = invoke_function(sys, CREATE_TRAINEE_EVENT, trainees).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body["id"], json!(id));
+    assert_eq!(sys.audit_actions("trainee", &id).await, ["trainee.created"]);
+}
+
 async fn walk_the_events(sys: TestSystem) {
     let none = "";
     let created = invoke(&sys, "create-course-run", none, none).await;
@@ -216,6 +235,7 @@ async fn walk_the_events(sys: TestSystem) {
     );
 
     walk_the_trainer_event(&sys).await;
+    walk_the_trainee_event(&sys).await;
 }
 
 #[tokio::test]

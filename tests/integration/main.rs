@@ -14,3 +14,4 @@ mod queue_conformance;
 mod secrets_conformance;
 mod store_conformance;
 mod sync;
+mod trainees;

@@ -63,6 +63,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // with it).
         cfg.auth.inline_secret = Some(tms_runtime::random_auth_secret());
     }
+    // The national-id keys: TMS_PII_SECRET_FILE, or a key file kept
+    // beside the embedded database (made on first start).
+    if cfg.engine == tms_runtime::Engine::Embedded || cfg.pii.secret_file.is_some() {
+        tms_runtime::ensure_local_pii_keys(&mut cfg)?;
+    }
     if cfg.auth.bootstrap_admin.is_none() {
         cfg.auth.bootstrap_admin = Some((
             tms_runtime::config::LOCAL_ADMIN_EMAIL.into(),

@@ -12,11 +12,12 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [EntityType; 4] = [
+pub const AUDITED_ENTITY_TYPES: [EntityType; 5] = [
     EntityType::CourseRun,
     EntityType::SyncJob,
     EntityType::User,
     EntityType::Trainer,
+    EntityType::Trainee,
 ];
 
 /// The query string of `GET /audit-logs`.

@@ -80,7 +80,7 @@ const MAX_OWN_SESSION_PAGES: usize = 20;
 
 /// Whether the actor may read `area` only where it is their own: lists
 /// are then filtered to their own things.
-fn only_own(ctx: &RequestContext, area: Area) -> bool {
+pub(crate) fn only_own(ctx: &RequestContext, area: Area) -> bool {
     use tms_domain::access::{decide, Decision};
     decide(&ctx.actor.roles, area, Action::Read, Ownership::NotOwn) == Decision::Hide
 }
@@ -289,18 +289,12 @@ impl App {
         })
     }
 
-    /// The runs of the acting trainer's sessions (GSI1 `TRAINER#<id>`, then
-    /// the runs), filtered as the list asks, by start date, in one page.
-    async fn own_runs(
-        &self,
-        ctx: &RequestContext,
-        filter: impl Fn(&CourseRun) -> bool,
-    ) -> Result<ListPage<CourseRunView>, AppError> {
+    /// The ids of the runs of the acting trainer's sessions (GSI1
+    /// `TRAINER#<id>`), in the order of their first session; none for a
+    /// user who is no trainer.
+    pub(crate) async fn own_run_ids(&self, ctx: &RequestContext) -> Result<Vec<RunId>, AppError> {
         let Some(mine) = self.actor_trainer(ctx).await? else {
-            return Ok(ListPage {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Vec::new());
         };
         let mut query = Query {
             index: Some(Index::Gsi1),
@@ -324,6 +318,17 @@ impl App {
                 None => break,
             }
         }
+        Ok(run_ids)
+    }
+
+    /// The runs of the acting trainer's sessions (GSI1 `TRAINER#<id>`, then
+    /// the runs), filtered as the list asks, by start date, in one page.
+    async fn own_runs(
+        &self,
+        ctx: &RequestContext,
+        filter: impl Fn(&CourseRun) -> bool,
+    ) -> Result<ListPage<CourseRunView>, AppError> {
+        let run_ids = self.own_run_ids(ctx).await?;
         let mut items = Vec::new();
         for id in &run_ids {
             let (run, version) = match self.read_run(id).await {

@@ -169,6 +169,49 @@ pub fn trainer_user_guard_pk(user_id: &tms_domain::ids::UserId) -> String {
     format!("TRAINERUSER#{user_id}")
 }
 
+// --- trainees -----------------------------------------------------------------
+
+pub fn trainee_pk(id: &tms_domain::ids::TraineeId) -> String {
+    format!("TRAINEE#{id}")
+}
+/// GSI1: every trainee, by name.
+pub const TRAINEES: &str = "TRAINEES";
+/// Sort key of a trainee in the listing: the name lowercased, then the id.
+pub fn trainee_listing_sk(name: &str, id: &tms_domain::ids::TraineeId) -> String {
+    format!("{}#{id}", name.to_lowercase())
+}
+/// The listing's sort-key prefix of names starting with `prefix`.
+pub fn trainee_name_prefix(prefix: &str) -> String {
+    prefix.to_lowercase()
+}
+/// Whether a cursor of the trainee listing holds keys the listing makes.
+pub fn is_trainee_cursor(c: &Cursor) -> bool {
+    let Some(id) = c.pk.strip_prefix("TRAINEE#") else {
+        return false;
+    };
+    tms_domain::ids::is_canonical_uuid(id)
+        && c.sk == c.pk
+        && c.isk
+            .as_deref()
+            .and_then(|k| k.rsplit_once('#'))
+            .is_some_and(|(_, kid)| kid == id)
+}
+/// The guard of a national id, under its keyed hash (never the id).
+pub fn natid_guard_pk(keyed_hash: &str) -> String {
+    format!("NATID#{keyed_hash}")
+}
+
+// --- enrolments ---------------------------------------------------------------
+
+/// GSI1: a run's enrolments, by creation.
+pub fn run_enrolments_pk(run_id: &RunId) -> String {
+    format!("RUN#{run_id}#ENROLMENTS")
+}
+/// GSI2: a trainee's enrolments, by creation.
+pub fn trainee_enrolments_pk(trainee_id: &tms_domain::ids::TraineeId) -> String {
+    format!("TRAINEE#{trainee_id}#ENROLMENTS")
+}
+
 // --- users and sign-in --------------------------------------------------------
 
 pub fn user_pk(id: &tms_domain::ids::UserId) -> String {
@@ -285,6 +328,23 @@ mod tests {
             format!("tan ah kow#{T1}")
         );
         assert_eq!(trainer_user_guard_pk(&u), format!("TRAINERUSER#{R1}"));
+        let e = tms_domain::ids::TraineeId::parse(T1).unwrap();
+        assert_eq!(trainee_pk(&e), format!("TRAINEE#{T1}"));
+        assert_eq!(TRAINEES, "TRAINEES");
+        assert_eq!(
+            trainee_listing_sk("Aileen Chong", &e),
+            format!("aileen chong#{T1}")
+        );
+        assert_eq!(trainee_name_prefix("AiL"), "ail");
+        assert_eq!(natid_guard_pk("ab12"), "NATID#ab12");
+        assert_eq!(
+            trainee_enrolments_pk(&e),
+            format!("TRAINEE#{T1}#ENROLMENTS")
+        );
+        assert_eq!(
+            run_enrolments_pk(&RunId::parse(R1).unwrap()),
+            format!("RUN#{R1}#ENROLMENTS")
+        );
     }
 
     #[test]

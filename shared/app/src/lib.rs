@@ -10,10 +10,12 @@ pub mod context;
 pub mod course_runs;
 pub mod error;
 pub mod keys;
+pub mod pii;
 pub mod records;
 pub mod sync;
 mod sync_course_run;
 pub mod sync_jobs;
+pub mod trainees;
 pub mod trainers;
 pub mod users;
 mod write;
@@ -36,6 +38,8 @@ pub struct App {
     pub sync: SyncSettings,
     /// The access tokens' signing key and settings.
     pub auth: Arc<auth::AuthKeys>,
+    /// The keys that seal national ids and key their duplicate guard.
+    pub pii: Arc<pii::PiiVault>,
 }
 
 /// How the sync worker paces itself.

@@ -36,6 +36,9 @@ impl Record for tms_domain::user::User {
 impl Record for tms_domain::trainer::Trainer {
     const ENTITY: EntityType = EntityType::Trainer;
 }
+impl Record for StoredTrainee {
+    const ENTITY: EntityType = EntityType::Trainee;
+}
 impl Record for SyncLock {
     const ENTITY: EntityType = EntityType::SyncLock;
 }
@@ -170,6 +173,39 @@ pub fn trainer_user_guard_item(
         pk,
         EntityType::TrainerUserGuard.as_str(),
         serde_json::json!({ "trainer_id": trainer_id }),
+    )
+}
+
+/// A trainee as stored: what is answered, and the national id sealed
+/// (AES-256-GCM, the trainee id as associated data) with the keyed hash
+/// that names its guard. The full id is in no other attribute.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct StoredTrainee {
+    #[serde(flatten)]
+    pub trainee: tms_domain::trainee::Trainee,
+    pub national_id_sealed: tms_auth::pii::Sealed,
+    pub national_id_hash: String,
+}
+
+pub fn trainee_item(t: &StoredTrainee, version: u64) -> Result<Item, AppError> {
+    let pk = keys::trainee_pk(&t.trainee.id);
+    let mut item = item_of(pk.clone(), pk, t, version)?;
+    item.gsi1 = Some(IndexKey::new(
+        keys::TRAINEES,
+        keys::trainee_listing_sk(&t.trainee.fields.name, &t.trainee.id),
+    ));
+    Ok(item)
+}
+
+/// The guard that keeps a national id unique: under its keyed hash, it
+/// holds the trainee's id.
+pub fn natid_guard_item(keyed_hash: &str, trainee_id: &tms_domain::ids::TraineeId) -> Item {
+    let pk = keys::natid_guard_pk(keyed_hash);
+    Item::new(
+        pk.clone(),
+        pk,
+        EntityType::NatidGuard.as_str(),
+        serde_json::json!({ "trainee_id": trainee_id }),
     )
 }
 

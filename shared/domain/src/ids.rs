@@ -106,6 +106,11 @@ typed_id!(
     "trainer"
 );
 typed_id!(
+    /// A trainee.
+    TraineeId,
+    "trainee"
+);
+typed_id!(
     /// A sync job.
     JobId,
     "sync job"

@@ -69,6 +69,9 @@ named_enum! {
         Trainer,
         /// The guard that links a user to one trainer only.
         TrainerUserGuard,
+        Trainee,
+        /// The guard that keeps national ids unique (under their keyed hash).
+        NatidGuard,
     }
 }
 
@@ -122,6 +125,12 @@ named_enum! {
         #[serde(rename = "trainer.updated")]
         #[strum(serialize = "trainer.updated")]
         TrainerUpdated,
+        #[serde(rename = "trainee.created")]
+        #[strum(serialize = "trainee.created")]
+        TraineeCreated,
+        #[serde(rename = "trainee.updated")]
+        #[strum(serialize = "trainee.updated")]
+        TraineeUpdated,
         /// A person asked for a failed or dead-lettered job to run again.
         #[serde(rename = "sync_job.retried")]
         #[strum(serialize = "sync_job.retried")]

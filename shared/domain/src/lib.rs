@@ -11,15 +11,17 @@ pub mod course_run;
 pub mod error;
 pub mod ids;
 pub mod kinds;
+pub mod national_id;
 pub mod patch;
 pub mod sync;
 pub mod tpg;
+pub mod trainee;
 pub mod trainer;
 pub mod types;
 pub mod user;
 
 pub use access::{decide, matrix_markdown, Action, Area, Decision, Grant, Ownership, Role};
 pub use error::{DomainError, FieldError, ValidationErrors};
-pub use ids::{JobId, RunId, SessionId, TrainerId, TypedId, UserId};
+pub use ids::{JobId, RunId, SessionId, TraineeId, TrainerId, TypedId, UserId};
 pub use kinds::{AuditAction, EntityType};
 pub use types::Password;

@@ -27,16 +27,18 @@ pub enum Resource {
     Users,
     Auth,
     Trainers,
+    Trainees,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 6] = [
+    pub const ALL: [Resource; 7] = [
         Resource::CourseRuns,
         Resource::AuditLogs,
         Resource::SyncJobs,
         Resource::Users,
         Resource::Auth,
         Resource::Trainers,
+        Resource::Trainees,
     ];
 
     /// The resource's routes, each with its declaration.
@@ -48,6 +50,7 @@ impl Resource {
             Resource::Users => routes::users::routes(),
             Resource::Auth => routes::auth::routes(),
             Resource::Trainers => routes::trainers::routes(),
+            Resource::Trainees => routes::trainees::routes(),
         }
     }
 }

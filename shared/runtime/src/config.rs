@@ -24,6 +24,7 @@ pub struct Config {
     pub bootstrap: bool,
     pub bind: String,
     pub auth: AuthConfig,
+    pub pii: PiiConfig,
     pub sweep_interval: Duration,
     pub requeue_after: Duration,
     pub worker_visibility_timeout: Duration,
@@ -189,6 +190,31 @@ pub struct AuthConfig {
     pub bootstrap_admin: Option<(String, String)>,
 }
 
+/// Where the keys that protect national ids come from (tms_auth::pii
+/// describes the document).
+#[derive(Debug, Clone)]
+pub struct PiiConfig {
+    /// `TMS_PII_SECRET_FILE`: the document in a file. The local run, when
+    /// none is named, keeps one beside its SQLite file
+    /// (`<TMS_SQLITE_PATH>.pii-keys.json`, made on first start).
+    pub secret_file: Option<PathBuf>,
+    /// `TMS_PII_SECRET_ID`: the Secrets Manager secret (AWS; default
+    /// `tms/pii`).
+    pub secret_id: String,
+    /// Not from the environment: a document held in memory (tests).
+    pub inline_secret: Option<String>,
+}
+
+impl PiiConfig {
+    fn from_env() -> PiiConfig {
+        PiiConfig {
+            secret_file: var("TMS_PII_SECRET_FILE").map(PathBuf::from),
+            secret_id: var("TMS_PII_SECRET_ID").unwrap_or_else(|| "tms/pii".into()),
+            inline_secret: None,
+        }
+    }
+}
+
 /// The local run's first Admin, when the environment names none.
 pub const LOCAL_ADMIN_EMAIL: &str = "admin@tms.local";
 pub const LOCAL_ADMIN_PASSWORD: &str = "change me before use";
@@ -288,6 +314,7 @@ impl Config {
             bootstrap: flag("TMS_BOOTSTRAP")?,
             bind: var("TMS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             auth: AuthConfig::from_env()?,
+            pii: PiiConfig::from_env(),
             sweep_interval: secs("TMS_SWEEP_INTERVAL_SECS", 60)?,
             requeue_after: secs("TMS_REQUEUE_AFTER_SECS", 300)?,
             worker_visibility_timeout: secs("TMS_WORKER_VISIBILITY_SECS", 120)?,

@@ -55,6 +55,8 @@ pub enum RuntimeError {
     Io(#[from] std::io::Error),
     #[error("creating the first admin: {0}")]
     Bootstrap(tms_app::AppError),
+    #[error("the national-id key file: {0}")]
+    PiiKeys(String),
 }
 
 /// The secret's name in the local secrets adapter.
@@ -145,6 +147,61 @@ pub fn auth_keys(
     Arc::new(tms_app::auth::AuthKeys::new(secrets, a.settings.clone()))
 }
 
+/// The national-id keys' source: a file, a document in memory, or (AWS)
+/// Secrets Manager.
+pub fn pii_vault(cfg: &Config, sdk: Option<&aws_config::SdkConfig>) -> Arc<tms_app::pii::PiiVault> {
+    let p = &cfg.pii;
+    let secrets: Arc<dyn Secrets> = match (&p.secret_file, &p.inline_secret, sdk) {
+        (Some(path), _, _) => {
+            Arc::new(LocalSecrets::new().with_file(p.secret_id.clone(), path.clone()))
+        }
+        (None, Some(doc), _) => {
+            Arc::new(LocalSecrets::new().with_value(p.secret_id.clone(), doc.clone()))
+        }
+        (None, None, Some(sdk)) => Arc::new(SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+        )),
+        (None, None, None) => Arc::new(LocalSecrets::new()),
+    };
+    Arc::new(tms_app::pii::PiiVault::new(secrets, p.secret_id.clone()))
+}
+
+/// The local run's national-id key file: the named one, or one beside the
+/// SQLite file, made (owner-only) on first start. Losing it makes the
+/// stored national ids unreadable: back it up with the database.
+pub fn ensure_local_pii_keys(cfg: &mut Config) -> Result<std::path::PathBuf, RuntimeError> {
+    if let Some(p) = &cfg.pii.secret_file {
+        return Ok(p.clone());
+    }
+    let mut name = cfg.sqlite_path.clone().into_os_string();
+    name.push(".pii-keys.json");
+    let path = std::path::PathBuf::from(name);
+    if !path.exists() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| RuntimeError::PiiKeys(e.to_string()))?;
+        }
+        let doc = tms_auth::pii::PiiKeys::generate_document();
+        write_private(&path, &doc).map_err(|e| RuntimeError::PiiKeys(e.to_string()))?;
+        tracing::info!(path = %path.display(), "made the national-id key file");
+    }
+    cfg.pii.secret_file = Some(path.clone());
+    Ok(path)
+}
+
+/// Writes a file readable by its owner only (where the OS has modes).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 /// Creates the configured first Admin when no user has that e-mail yet.
 pub async fn ensure_bootstrap_admin(app: &App, cfg: &Config) -> Result<(), RuntimeError> {
     if let Some((email, password)) = &cfg.auth.bootstrap_admin {
@@ -193,6 +250,7 @@ pub fn embedded_app(cfg: &Config) -> Result<App, RuntimeError> {
         ids: Arc::new(UuidV7Ids),
         tpgateway: local_tpgateway(&cfg.tpgateway)?,
         auth: auth_keys(cfg, None),
+        pii: pii_vault(cfg, None),
         sync: tms_app::SyncSettings {
             max_receive_count: res.sync_queue.max_receive_count,
             ..cfg.sync
@@ -229,6 +287,7 @@ pub async fn aws_app(cfg: &Config) -> Result<App, RuntimeError> {
         tpgateway,
         sync: cfg.sync,
         auth: auth_keys(cfg, Some(&sdk)),
+        pii: pii_vault(cfg, Some(&sdk)),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod course_runs;
 pub mod sync_jobs;
+pub mod trainees;
 pub mod trainers;
 pub mod users;
 
