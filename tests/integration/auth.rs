@@ -554,6 +554,16 @@ fn capability(method: &str, path: &str) -> Option<(Area, Action, Ownership)> {
         p if p.starts_with("/sync-jobs") => (Area::SyncJobs, action, Ownership::NotApplicable),
         p if p.starts_with("/trainers") => (Area::Trainers, action, Ownership::NotApplicable),
         "/trainees" => (Area::Trainees, action, Ownership::NotApplicable),
+        // A run's enrolments: not a Trainer's run.
+        "/enrolments" if read => (Area::Enrolments, action, Ownership::NotOwn),
+        "/enrolments" => (Area::Enrolments, action, Ownership::NotApplicable),
+        // The example patch changes the fee fields only (Finance may).
+        "/enrolments/{id}" if method == "PATCH" => (
+            Area::Enrolments,
+            Action::WriteFees,
+            Ownership::NotApplicable,
+        ),
+        p if p.starts_with("/enrolments/") => (Area::Enrolments, action, owned(Ownership::NotOwn)),
         p if p.starts_with("/trainees/") => (Area::Trainees, action, owned(Ownership::NotOwn)),
         other => panic!("no capability known for {other}: add it to the matrix test"),
     })
@@ -702,6 +712,14 @@ async fn failed_job(sys: &TestSystem, run_id: &str) -> String {
     job.id
 }
 
+/// A valid enrolment of the trainee in the run.
+pub(crate) fn enrolment_body(run_id: &str, trainee_id: &str) -> Value {
+    let mut b = tms_http::routes::enrolments::example_enrolment();
+    b["course_run_id"] = json!(run_id);
+    b["trainee_id"] = json!(trainee_id);
+    b
+}
+
 /// A valid NRIC no other test of this process used: S, 7 digits from a
 /// counter, and the check letter.
 pub(crate) fn fresh_nric() -> String {
@@ -716,6 +734,9 @@ pub(crate) fn fresh_nric() -> String {
 /// a failed sync job of it, a trainer, and a user (given).
 pub(crate) struct Targets {
     pub trainee_id: String,
+    /// A second trainee, not enrolled: for a new enrolment.
+    pub other_trainee_id: String,
+    pub enrolment_id: String,
     pub run_id: String,
     pub session_id: String,
     pub job_id: String,
@@ -770,8 +791,35 @@ impl Targets {
         )
         .await;
         assert_eq!(e.status, 201, "{:?}", e.body);
+        let trainee_id = e.body["id"].as_str().unwrap_or_default().to_string();
+        trainee["national_id"] = json!(fresh_nric());
+        let o = send(
+            sys,
+            Some(admin_token),
+            "POST",
+            "/trainees",
+            &[],
+            Some(&trainee),
+        )
+        .await;
+        assert_eq!(o.status, 201, "{:?}", o.body);
+        let enrolment = send(
+            sys,
+            Some(admin_token),
+            "POST",
+            "/enrolments",
+            &[],
+            Some(&enrolment_body(&run_id, &trainee_id)),
+        )
+        .await;
+        assert_eq!(enrolment.status, 201, "{:?}", enrolment.body);
         Targets {
-            trainee_id: e.body["id"].as_str().unwrap_or_default().to_string(),
+            other_trainee_id: o.body["id"].as_str().unwrap_or_default().to_string(),
+            enrolment_id: enrolment.body["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            trainee_id,
             run_id,
             session_id,
             job_id,
@@ -799,6 +847,8 @@ impl Targets {
             self.job_id.clone()
         } else if doc.path.starts_with("/trainees/") {
             self.trainee_id.clone()
+        } else if doc.path.starts_with("/enrolments/") {
+            self.enrolment_id.clone()
         } else {
             self.run_id.clone()
         };
@@ -826,7 +876,10 @@ impl Targets {
             let target = if doc.path.contains("{session_id}") {
                 format!("/course-runs/{}", self.run_id)
             } else {
-                doc.path.replace("{id}", &id).replace("/roles/{role}", "")
+                doc.path
+                    .replace("{id}", &id)
+                    .replace("/roles/{role}", "")
+                    .replace("/cancel", "")
             };
             let current = send(sys, Some(admin_token), "GET", &target, &[], None).await;
             let tag = if doc.path.contains("{session_id}") {
@@ -839,6 +892,8 @@ impl Targets {
         let body = doc.body.map(|b| {
             if doc.path == "/users/me/password" {
                 json!({"old_password": "their own passphrase", "new_password": "their own passphrase 2"})
+            } else if doc.path == "/enrolments" {
+                enrolment_body(&self.run_id, &self.other_trainee_id)
             } else if doc.path == "/trainees" {
                 let mut t = (b.example)();
                 t["national_id"] = json!(fresh_nric());

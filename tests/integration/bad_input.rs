@@ -471,6 +471,19 @@ async fn bad_input_suite(sys: TestSystem) {
         .await;
     assert_eq!(trainee.status, 201, "{:?}", trainee.body);
     let trainee_id = trainee.body["id"].as_str().expect("trainee id").to_string();
+    let enrolment = sys
+        .post(
+            "/enrolments",
+            &crate::auth::enrolment_body(&run_id, &trainee_id),
+            &[],
+        )
+        .await;
+    assert_eq!(enrolment.status, 201, "{:?}", enrolment.body);
+    let enrolment_id = enrolment.body["id"]
+        .as_str()
+        .expect("enrolment id")
+        .to_string();
+    // Creating it queued a sync job: the queue's count is the baseline.
     let before = (sys.all_versions().await, sys.message_counts().await);
     let docs = tms_http::route_docs(&tms_http::Resource::ALL);
     let mut total = 0;
@@ -482,6 +495,8 @@ async fn bad_input_suite(sys: TestSystem) {
             &trainer_id
         } else if doc.path.starts_with("/trainees/") {
             &trainee_id
+        } else if doc.path.starts_with("/enrolments/") {
+            &enrolment_id
         } else {
             &run_id
         };

@@ -33,6 +33,7 @@ pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("AuthFunction", tms_http::Resource::Auth),
     ("TrainersFunction", tms_http::Resource::Trainers),
     ("TraineesFunction", tms_http::Resource::Trainees),
+    ("EnrolmentsFunction", tms_http::Resource::Enrolments),
 ];
 
 /// The binaries of the Lambdas that are not HTTP functions.
@@ -1043,6 +1044,30 @@ fn function_grants_are_exactly_what_the_code_calls() {
             // enrolments (GSI2); puts trainees, national-id guards, audit
             // and idempotency records; deletes a moved guard; reads the
             // national-id keys.
+            "EnrolmentsFunction",
+            &[
+                (&["dynamodb:GetItem"], &["TmsTable"]),
+                (
+                    &["dynamodb:Query"],
+                    &[
+                        "TmsTable/index/GSI1",
+                        "TmsTable/index/GSI2",
+                        "TmsTable/index/GSI3",
+                    ],
+                ),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[ENROLMENT#*,ENROLLED#*,AUDIT#*,SYNCJOB#*,IDEMPOTENCY#*]"],
+                ),
+                (&["dynamodb:DeleteItem"], &["TmsTable[ENROLLED#*]"]),
+                (
+                    &["dynamodb:ConditionCheckItem"],
+                    &["TmsTable[RUN#*,TRAINEE#*]"],
+                ),
+                (&["sqs:SendMessage"], &["SyncQueue"]),
+            ],
+        ),
+        (
             "TraineesFunction",
             &[
                 (&["dynamodb:GetItem"], &["TmsTable"]),
@@ -1352,6 +1377,7 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
         EntityType::User,
         EntityType::Trainer,
         EntityType::Trainee,
+        EntityType::Enrolment,
     ]
     .into_iter()
     .map(|e| keys::audit_pk(e, id))
@@ -1377,6 +1403,19 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
             )],
         ),
         ("natid_guard", vec![keys::natid_guard_pk("ab12")]),
+        (
+            "enrolment",
+            vec![keys::enrolment_pk(
+                &tms_domain::ids::EnrolmentId::parse(id).expect("an enrolment id"),
+            )],
+        ),
+        (
+            "enrolment_guard",
+            vec![keys::enrolment_guard_pk(
+                &run,
+                &tms_domain::ids::TraineeId::parse(id).expect("a trainee id"),
+            )],
+        ),
         (
             "trainer_user_guard",
             vec![keys::trainer_user_guard_pk(&user)],
@@ -1482,6 +1521,23 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
                 ),
                 ("dynamodb:DeleteItem", &["trainer_user_guard"]),
                 ("dynamodb:ConditionCheckItem", &["user"]),
+            ],
+        ),
+        (
+            "EnrolmentsFunction",
+            &[
+                (
+                    "dynamodb:PutItem",
+                    &[
+                        "enrolment",
+                        "enrolment_guard",
+                        "audit",
+                        "sync_job",
+                        "idempotency",
+                    ],
+                ),
+                ("dynamodb:DeleteItem", &["enrolment_guard"]),
+                ("dynamodb:ConditionCheckItem", &["run", "trainee"]),
             ],
         ),
         (

@@ -35,13 +35,14 @@ const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
 /// The HTTP API events (course-runs, audit-logs, users and trainers
 /// functions).
-const HTTP_EVENTS: [&str; 13] = [
+const HTTP_EVENTS: [&str; 14] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
     "create-course-run-invalid",
     CREATE_TRAINER_EVENT,
     CREATE_TRAINEE_EVENT,
+    CREATE_ENROLMENT_EVENT,
     "get-course-run",
     "list-audit-logs",
     "list-course-runs",
@@ -60,6 +61,10 @@ const AUTHORIZER_EVENT: &str = "authorizer-request";
 const LIST_USERS_EVENT: &str = "list-users";
 /// A trainer created by an Admin (TrainersFunction).
 const CREATE_TRAINER_EVENT: &str = "create-trainer";
+/// An enrolment of the run and trainee the test puts in place of the
+/// placeholders (EnrolmentsFunction).
+const CREATE_ENROLMENT_EVENT: &str = "create-enrolment";
+const TRAINEE_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000004";
 /// A trainee created by an Admin (TraineesFunction).
 const CREATE_TRAINEE_EVENT: &str = "create-trainee";
 /// The token in the fixtures' Authorization header, and the user id in
@@ -147,7 +152,7 @@ async fn walk_the_trainer_event(sys: &TestSystem) {
 /// create-trainee through the trainees function's router: 201 with the
 /// national id masked; the replay; nothing stored or answered carries the
 /// full id.
-async fn walk_the_trainee_event(sys: &TestSystem) {
+async fn walk_the_trainee_event(sys: &TestSystem) -> String {
     let trainees = tms_http::Resource::Trainees;
     let created = invoke_function(sys, CREATE_TRAINEE_EVENT, trainees).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
@@ -158,6 +163,34 @@ async fn walk_the_trainee_event(sys: &TestSystem) {
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body["id"], json!(id));
     assert_eq!(sys.audit_actions("trainee", &id).await, ["trainee.created"]);
+    id
+}
+
+/// create-enrolment through the enrolments function's router, with a real
+/// run and trainee in place of its placeholders: 201, pending; the replay
+/// answers the same.
+async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &str) {
+    use tower::ServiceExt;
+    let text = fixture(CREATE_ENROLMENT_EVENT)
+        .replace(RUN_PLACEHOLDER, run_id)
+        .replace(TRAINEE_PLACEHOLDER, trainee_id);
+    let send = || async {
+        let req = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("create-enrolment.json is not an API Gateway event: {e}"));
+        let router = tms_http::router(
+            sys.app.clone(),
+            tms_http::ActorSource::Authorizer,
+            &[tms_http::Resource::Enrolments],
+        );
+        read_reply(router.oneshot(req).await.expect("infallible")).await
+    };
+    let created = send().await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["status"], "pending");
+    assert_eq!(created.body["fee_amount"], "1200.00");
+    let replay = send().await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body["id"], created.body["id"]);
 }
 
 async fn walk_the_events(sys: TestSystem) {
@@ -235,7 +268,11 @@ async fn walk_the_events(sys: TestSystem) {
     );
 
     walk_the_trainer_event(&sys).await;
-    walk_the_trainee_event(&sys).await;
+    let trainee_id = walk_the_trainee_event(&sys).await;
+    let (live_run, _) = sys
+        .create_run(&tms_http::routes::course_runs::example_run())
+        .await;
+    walk_the_enrolment_event(&sys, &live_run, &trainee_id).await;
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 mod api;
 mod auth;
 mod bad_input;
+mod enrolments;
 mod infra_drift;
 mod lambda_events;
 mod openapi;

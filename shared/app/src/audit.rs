@@ -12,12 +12,13 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [EntityType; 5] = [
+pub const AUDITED_ENTITY_TYPES: [EntityType; 6] = [
     EntityType::CourseRun,
     EntityType::SyncJob,
     EntityType::User,
     EntityType::Trainer,
     EntityType::Trainee,
+    EntityType::Enrolment,
 ];
 
 /// The query string of `GET /audit-logs`.

@@ -168,7 +168,7 @@ impl App {
     }
 
     /// Reads the run item alone: one GetItem.
-    async fn read_run(&self, id: &RunId) -> Result<(CourseRun, u64), AppError> {
+    pub(crate) async fn read_run(&self, id: &RunId) -> Result<(CourseRun, u64), AppError> {
         let item = self
             .store
             .get(&keys::run_pk(id), &keys::run_sk(id))

@@ -46,6 +46,9 @@ pub enum AppError {
     /// Signed in, but the acting user's roles do not allow this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Signed in, allowed some of the change but not this field.
+    #[error("{reason}: {field}")]
+    ForbiddenField { field: String, reason: &'static str },
     /// Too many failed sign-ins for one e-mail: wait this many seconds.
     #[error("too many failed sign-ins; retry later")]
     TooManyAttempts { retry_after_secs: u32 },

@@ -203,6 +203,36 @@ pub fn natid_guard_pk(keyed_hash: &str) -> String {
 
 // --- enrolments ---------------------------------------------------------------
 
+pub fn enrolment_pk(id: &tms_domain::ids::EnrolmentId) -> String {
+    format!("ENROLMENT#{id}")
+}
+/// The guard of one enrolment per trainee and run: its own partition (so
+/// that the enrolments function's writes can be limited to it, not to the
+/// run's partition).
+pub fn enrolment_guard_pk(run_id: &RunId, trainee_id: &tms_domain::ids::TraineeId) -> String {
+    format!("ENROLLED#{run_id}#{trainee_id}")
+}
+/// GSI3 (sparse): a run's active enrolments (not cancelled, not failed).
+pub fn run_active_enrolments_pk(run_id: &RunId) -> String {
+    format!("ENROLMENTS#ACTIVE#{run_id}")
+}
+/// Sort key of an enrolment in its listings: created time, then id.
+pub fn enrolment_listing_sk(at: DateTime<Utc>, id: &tms_domain::ids::EnrolmentId) -> String {
+    timed_sk(at, id.as_str())
+}
+/// Whether a cursor of an enrolment listing holds keys the listings make.
+pub fn is_enrolment_cursor(c: &Cursor) -> bool {
+    let Some(id) = c.pk.strip_prefix("ENROLMENT#") else {
+        return false;
+    };
+    tms_domain::ids::is_canonical_uuid(id)
+        && c.sk == c.pk
+        && c.isk
+            .as_deref()
+            .and_then(|k| k.rsplit_once('#'))
+            .is_some_and(|(_, kid)| kid == id)
+}
+
 /// GSI1: a run's enrolments, by creation.
 pub fn run_enrolments_pk(run_id: &RunId) -> String {
     format!("RUN#{run_id}#ENROLMENTS")
@@ -340,6 +370,14 @@ mod tests {
         assert_eq!(
             trainee_enrolments_pk(&e),
             format!("TRAINEE#{T1}#ENROLMENTS")
+        );
+        let en = tms_domain::ids::EnrolmentId::parse(T1).unwrap();
+        let r = RunId::parse(R1).unwrap();
+        assert_eq!(enrolment_pk(&en), format!("ENROLMENT#{T1}"));
+        assert_eq!(enrolment_guard_pk(&r, &e), format!("ENROLLED#{R1}#{T1}"));
+        assert_eq!(
+            run_active_enrolments_pk(&r),
+            format!("ENROLMENTS#ACTIVE#{R1}")
         );
         assert_eq!(
             run_enrolments_pk(&RunId::parse(R1).unwrap()),

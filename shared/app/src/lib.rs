@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod course_runs;
+pub mod enrolments;
 pub mod error;
 pub mod keys;
 pub mod pii;

@@ -36,6 +36,9 @@ impl Record for tms_domain::user::User {
 impl Record for tms_domain::trainer::Trainer {
     const ENTITY: EntityType = EntityType::Trainer;
 }
+impl Record for tms_domain::enrolment::Enrolment {
+    const ENTITY: EntityType = EntityType::Enrolment;
+}
 impl Record for StoredTrainee {
     const ENTITY: EntityType = EntityType::Trainee;
 }
@@ -195,6 +198,43 @@ pub fn trainee_item(t: &StoredTrainee, version: u64) -> Result<Item, AppError> {
         keys::trainee_listing_sk(&t.trainee.fields.name, &t.trainee.id),
     ));
     Ok(item)
+}
+
+pub fn enrolment_item(
+    e: &tms_domain::enrolment::Enrolment,
+    version: u64,
+) -> Result<Item, AppError> {
+    let pk = keys::enrolment_pk(&e.id);
+    let listing = keys::enrolment_listing_sk(e.created_at, &e.id);
+    let mut item = item_of(pk.clone(), pk, e, version)?;
+    item.gsi1 = Some(IndexKey::new(
+        keys::run_enrolments_pk(&e.course_run_id),
+        listing.clone(),
+    ));
+    item.gsi2 = Some(IndexKey::new(
+        keys::trainee_enrolments_pk(&e.trainee_id),
+        listing.clone(),
+    ));
+    item.gsi3 = e
+        .status
+        .is_active()
+        .then(|| IndexKey::new(keys::run_active_enrolments_pk(&e.course_run_id), listing));
+    Ok(item)
+}
+
+/// The guard of one enrolment per trainee and run: holds the enrolment's id.
+pub fn enrolment_guard_item(
+    run_id: &tms_domain::ids::RunId,
+    trainee_id: &tms_domain::ids::TraineeId,
+    enrolment_id: &tms_domain::ids::EnrolmentId,
+) -> Item {
+    let pk = keys::enrolment_guard_pk(run_id, trainee_id);
+    Item::new(
+        pk.clone(),
+        pk,
+        EntityType::EnrolmentGuard.as_str(),
+        serde_json::json!({ "enrolment_id": enrolment_id }),
+    )
 }
 
 /// The guard that keeps a national id unique: under its keyed hash, it

@@ -117,6 +117,9 @@ impl App {
             JobType::CourseRunUpsert => self.upsert_run(job, &part, &provider).await,
             JobType::CourseRunCancel => self.delete_run(job, &part, &provider).await,
             JobType::CourseRunSessions => self.fetch_session_ids(job, &part, &provider).await,
+            other => Ok(Done::nothing(format!(
+                "a {other} job is not a course run's: nothing sent"
+            ))),
         }
     }
 

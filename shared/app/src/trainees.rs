@@ -60,7 +60,7 @@ const DUPLICATE: OnConflict = OnConflict::Exists("trainee with this national id"
 
 impl App {
     /// Today in Singapore, where the trainees are: bounds a date of birth.
-    fn today_sg(&self) -> NaiveDate {
+    pub(crate) fn today_sg(&self) -> NaiveDate {
         (self.now() + Duration::hours(8)).date_naive()
     }
 

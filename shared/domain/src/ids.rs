@@ -111,6 +111,11 @@ typed_id!(
     "trainee"
 );
 typed_id!(
+    /// An enrolment.
+    EnrolmentId,
+    "enrolment"
+);
+typed_id!(
     /// A sync job.
     JobId,
     "sync job"

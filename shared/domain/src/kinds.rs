@@ -72,6 +72,9 @@ named_enum! {
         Trainee,
         /// The guard that keeps national ids unique (under their keyed hash).
         NatidGuard,
+        Enrolment,
+        /// The guard of one enrolment per trainee and run.
+        EnrolmentGuard,
     }
 }
 
@@ -131,6 +134,22 @@ named_enum! {
         #[serde(rename = "trainee.updated")]
         #[strum(serialize = "trainee.updated")]
         TraineeUpdated,
+        #[serde(rename = "enrolment.created")]
+        #[strum(serialize = "enrolment.created")]
+        EnrolmentCreated,
+        #[serde(rename = "enrolment.updated")]
+        #[strum(serialize = "enrolment.updated")]
+        EnrolmentUpdated,
+        #[serde(rename = "enrolment.cancelled")]
+        #[strum(serialize = "enrolment.cancelled")]
+        EnrolmentCancelled,
+        /// TPGateway has the enrolment's current version (the worker's record).
+        #[serde(rename = "enrolment.synced")]
+        #[strum(serialize = "enrolment.synced")]
+        EnrolmentSynced,
+        #[serde(rename = "enrolment.sync_failed")]
+        #[strum(serialize = "enrolment.sync_failed")]
+        EnrolmentSyncFailed,
         /// A person asked for a failed or dead-lettered job to run again.
         #[serde(rename = "sync_job.retried")]
         #[strum(serialize = "sync_job.retried")]

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod audit;
 pub mod course_run;
+pub mod enrolment;
 pub mod error;
 pub mod ids;
 pub mod kinds;
@@ -22,6 +23,6 @@ pub mod user;
 
 pub use access::{decide, matrix_markdown, Action, Area, Decision, Grant, Ownership, Role};
 pub use error::{DomainError, FieldError, ValidationErrors};
-pub use ids::{JobId, RunId, SessionId, TraineeId, TrainerId, TypedId, UserId};
+pub use ids::{EnrolmentId, JobId, RunId, SessionId, TraineeId, TrainerId, TypedId, UserId};
 pub use kinds::{AuditAction, EntityType};
 pub use types::Password;

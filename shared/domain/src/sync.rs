@@ -37,6 +37,11 @@ crate::named_enum! {
         CourseRunCancel,
         /// Fetch the run's session ids from TPGateway and store them.
         CourseRunSessions,
+        /// Create the enrolment on TPGateway, or update it when TPGateway
+        /// has it (its reference is stored).
+        EnrolmentUpsert,
+        /// Cancel the enrolment on TPGateway.
+        EnrolmentCancel,
     }
 }
 

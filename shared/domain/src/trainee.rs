@@ -156,7 +156,7 @@ impl TraineeInput {
         let phone = self
             .phone
             .as_ref()
-            .and_then(|p| parse_phone(&mut errors, p));
+            .and_then(|p| check_phone(&mut errors, p));
         let date_of_birth = match self.date_of_birth.as_deref() {
             None => {
                 errors.push("date_of_birth", "is required");
@@ -221,7 +221,8 @@ fn earliest_birth() -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
 }
 
-fn parse_phone(errors: &mut ValidationErrors, p: &PhoneInput) -> Option<Phone> {
+/// Checks a phone (fields named `phone.country_code`, `phone.number`).
+pub fn check_phone(errors: &mut ValidationErrors, p: &PhoneInput) -> Option<Phone> {
     let digits = |v: &str, lo: usize, hi: usize| {
         (lo..=hi).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit())
     };

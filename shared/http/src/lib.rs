@@ -28,10 +28,11 @@ pub enum Resource {
     Auth,
     Trainers,
     Trainees,
+    Enrolments,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 7] = [
+    pub const ALL: [Resource; 8] = [
         Resource::CourseRuns,
         Resource::AuditLogs,
         Resource::SyncJobs,
@@ -39,6 +40,7 @@ impl Resource {
         Resource::Auth,
         Resource::Trainers,
         Resource::Trainees,
+        Resource::Enrolments,
     ];
 
     /// The resource's routes, each with its declaration.
@@ -51,6 +53,7 @@ impl Resource {
             Resource::Auth => routes::auth::routes(),
             Resource::Trainers => routes::trainers::routes(),
             Resource::Trainees => routes::trainees::routes(),
+            Resource::Enrolments => routes::enrolments::routes(),
         }
     }
 }

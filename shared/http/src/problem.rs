@@ -186,6 +186,11 @@ impl From<AppError> for ApiError {
             )
             .detail("the refresh token is unknown, used, revoked or expired; sign in again")
             .field("refresh_token", "is not valid"),
+            AppError::ForbiddenField { field, reason } => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed")
+                    .detail(reason)
+                    .field(field, "may not be changed by your roles")
+            }
             AppError::Forbidden(why) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").detail(why)
             }

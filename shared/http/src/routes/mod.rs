@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod course_runs;
+pub mod enrolments;
 pub mod sync_jobs;
 pub mod trainees;
 pub mod trainers;
