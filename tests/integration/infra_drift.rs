@@ -69,7 +69,11 @@ const SECRET_READERS: [(&str, &str, &[&str]); 3] = [
         "TMS_AUTH_SECRET_ID",
         &[AUTH_BINARY, AUTHORIZER_BINARY],
     ),
-    (PII_SECRET, "TMS_PII_SECRET_ID", &[TRAINEES_BINARY]),
+    (
+        PII_SECRET,
+        "TMS_PII_SECRET_ID",
+        &[TRAINEES_BINARY, SYNC_WORKER_BINARY],
+    ),
 ];
 
 /// The HTTP API: every route event is on it.
@@ -994,7 +998,7 @@ fn function_grants_are_exactly_what_the_code_calls() {
                 ),
                 (
                     &["dynamodb:PutItem"],
-                    &["TmsTable[RUN#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
+                    &["TmsTable[RUN#*,ENROLMENT#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
                 ),
                 (&["dynamodb:DeleteItem"], &["TmsTable[SYNCLOCK#*]"]),
                 (
@@ -1007,7 +1011,10 @@ fn function_grants_are_exactly_what_the_code_calls() {
                     ],
                     &["SyncQueue"],
                 ),
-                (&["secretsmanager:GetSecretValue"], &[TPGATEWAY_SECRET]),
+                (
+                    &["secretsmanager:GetSecretValue"],
+                    &[TPGATEWAY_SECRET, PII_SECRET],
+                ),
             ],
         ),
         (
@@ -1496,7 +1503,7 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
             &[
                 (
                     "dynamodb:PutItem",
-                    &["run", "sync_job", "sync_lock", "audit"],
+                    &["run", "enrolment", "sync_job", "sync_lock", "audit"],
                 ),
                 ("dynamodb:DeleteItem", &["sync_lock"]),
             ],

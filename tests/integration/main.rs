@@ -15,4 +15,5 @@ mod queue_conformance;
 mod secrets_conformance;
 mod store_conformance;
 mod sync;
+mod sync_enrolments;
 mod trainees;

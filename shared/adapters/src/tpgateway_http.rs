@@ -55,13 +55,24 @@ const fn spec(
 
 /// Per API: method, version, (request, response) encrypted, time-out.
 /// Versions: v1.0 for the course-run APIs (the encrypted "new" endpoints,
-/// as LT calls them); v1.5 for sessions (the newest value seen, EX).
-pub const API_TABLE: [ApiSpec; 5] = [
+/// as LT calls them); v1.5 for sessions (the newest value seen, EX); v1 for
+/// the enrolment APIs (LT and CI; EX's v3.0 is one source).
+/// Encryption: API-NOTES §3's matrix; enrolment create, update (and
+/// cancel) and search are encrypted both ways, the view (GET) only in its
+/// answer.
+/// Time-outs: a create-enrolment can take over 30 s and still succeed
+/// (§12), so it waits 60 s; an unknown outcome is then resolved by a
+/// search, never by creating again.
+pub const API_TABLE: [ApiSpec; 9] = [
     spec(Api::PublishRun, true, "v1.0", (true, false), 30),
     spec(Api::EditRun, true, "v1.0", (true, false), 30),
     spec(Api::GetRun, false, "v1.0", (false, false), 15),
     spec(Api::RunsByCrn, false, "v1.0", (false, false), 15),
     spec(Api::GetSessions, false, "v1.5", (false, false), 15),
+    spec(Api::CreateEnrolment, true, "v1", (true, true), 60),
+    spec(Api::UpdateEnrolment, true, "v1", (true, true), 30),
+    spec(Api::SearchEnrolments, true, "v1", (true, true), 15),
+    spec(Api::GetEnrolment, false, "v1", (false, true), 15),
 ];
 
 pub fn api_spec(api: Api) -> ApiSpec {
@@ -521,15 +532,86 @@ mod tests {
                 "{api:?}"
             );
         }
-        // The encryption matrix of API-NOTES §3 for course runs.
-        assert!(api_spec(Api::PublishRun).encrypted_request);
-        assert!(api_spec(Api::EditRun).encrypted_request);
+        // The encryption matrix of API-NOTES §3: (request, response).
         for api in Api::ALL {
-            assert!(!api_spec(api).encrypted_response, "{api:?}");
+            let s = api_spec(api);
+            let expected = match api {
+                Api::PublishRun | Api::EditRun => (true, false),
+                Api::GetRun | Api::RunsByCrn | Api::GetSessions => (false, false),
+                Api::CreateEnrolment | Api::UpdateEnrolment | Api::SearchEnrolments => (true, true),
+                Api::GetEnrolment => (false, true),
+            };
+            assert_eq!(
+                (s.encrypted_request, s.encrypted_response),
+                expected,
+                "{api:?}"
+            );
+            // A GET sends no body, so nothing to encrypt.
+            assert!(s.post || !s.encrypted_request, "{api:?}");
         }
-        for api in [Api::GetRun, Api::RunsByCrn, Api::GetSessions] {
-            assert!(!api_spec(api).encrypted_request && !api_spec(api).post);
+        for api in [
+            Api::GetRun,
+            Api::RunsByCrn,
+            Api::GetSessions,
+            Api::GetEnrolment,
+        ] {
+            assert!(!api_spec(api).post, "{api:?}");
         }
+        for api in [
+            Api::PublishRun,
+            Api::EditRun,
+            Api::CreateEnrolment,
+            Api::UpdateEnrolment,
+            Api::SearchEnrolments,
+        ] {
+            assert!(api_spec(api).post, "{api:?}");
+        }
+    }
+
+    #[test]
+    fn enrolment_versions_and_time_outs() {
+        let secs = |api| api_spec(api).timeout.as_secs();
+        for api in [
+            Api::CreateEnrolment,
+            Api::UpdateEnrolment,
+            Api::SearchEnrolments,
+            Api::GetEnrolment,
+        ] {
+            assert_eq!(api_spec(api).version, "v1", "{api:?}");
+        }
+        // API-NOTES §12: a create can exceed 30 s and still succeed.
+        assert_eq!(secs(Api::CreateEnrolment), 60);
+        assert_eq!(secs(Api::UpdateEnrolment), 30);
+        assert_eq!(secs(Api::SearchEnrolments), 15);
+        assert_eq!(secs(Api::GetEnrolment), 15);
+    }
+
+    #[test]
+    fn configured_time_outs_override_the_table_per_api() {
+        let mut cfg = HttpTpGatewayConfig::new("s");
+        for api in Api::ALL {
+            assert_eq!(cfg.timeout(api), api_spec(api).timeout, "{api:?}");
+        }
+        cfg.timeouts = vec![(Api::CreateEnrolment, Duration::from_secs(90))];
+        assert_eq!(cfg.timeout(Api::CreateEnrolment), Duration::from_secs(90));
+        assert_eq!(cfg.timeout(Api::UpdateEnrolment), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn an_unanswered_search_or_view_is_a_failed_read() {
+        assert_eq!(
+            unknown_unless_read(Api::SearchEnrolments),
+            ErrorKind::Transient
+        );
+        assert_eq!(unknown_unless_read(Api::GetEnrolment), ErrorKind::Transient);
+        assert_eq!(
+            unknown_unless_read(Api::CreateEnrolment),
+            ErrorKind::UnknownOutcome
+        );
+        assert_eq!(
+            unknown_unless_read(Api::UpdateEnrolment),
+            ErrorKind::UnknownOutcome
+        );
     }
 
     #[test]

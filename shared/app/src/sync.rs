@@ -85,7 +85,13 @@ impl From<AppError> for JobError {
 pub(crate) struct Done {
     pub receipts: Vec<Receipt>,
     pub note: Option<String>,
-    pub entity: Option<crate::sync_course_run::RunEffect>,
+    pub entity: Option<Effect>,
+}
+
+/// What a job changes on its entity.
+pub(crate) enum Effect {
+    Run(crate::sync_course_run::RunEffect),
+    Enrolment(crate::sync_enrolment::EnrolmentEffect),
 }
 
 impl Done {
@@ -249,7 +255,7 @@ impl App {
     /// A course run depends on nothing.
     async fn waiting_on(&self, job: &SyncJob) -> Result<Option<String>, AppError> {
         match job.entity_type {
-            EntityType::CourseRun => Ok(None),
+            EntityType::Enrolment => self.enrolment_waits_on(job).await,
             _ => Ok(None),
         }
     }
@@ -258,6 +264,7 @@ impl App {
     async fn run_handler(&self, job: &SyncJob) -> Result<Done, JobError> {
         match job.entity_type {
             EntityType::CourseRun => self.sync_course_run(job).await,
+            EntityType::Enrolment => self.sync_enrolment(job).await,
             other => Err(JobError::App(AppError::Internal(format!(
                 "no sync handler for {other} jobs"
             )))),
@@ -417,8 +424,8 @@ impl App {
         for _ in 0..RECORD_ATTEMPTS {
             let mut change = ChangeSet::default();
             match (claim.job.entity_type, outcome) {
-                (EntityType::CourseRun, Outcome::Done(done)) => {
-                    if let Some(effect) = &done.entity {
+                (_, Outcome::Done(done)) => match &done.entity {
+                    Some(Effect::Run(effect)) => {
                         self.record_run_effect(
                             &mut change,
                             &claim.job,
@@ -428,9 +435,24 @@ impl App {
                         )
                         .await?;
                     }
-                }
+                    Some(Effect::Enrolment(effect)) => {
+                        self.record_enrolment_effect(
+                            &mut change,
+                            &claim.job,
+                            effect,
+                            &done.receipts,
+                            now,
+                        )
+                        .await?;
+                    }
+                    None => {}
+                },
                 (EntityType::CourseRun, Outcome::Failed(failure)) => {
                     self.record_run_failure(&mut change, &claim.job, failure, now)
+                        .await?;
+                }
+                (EntityType::Enrolment, Outcome::Failed(failure)) => {
+                    self.record_enrolment_failure(&mut change, &claim.job, failure, now)
                         .await?;
                 }
                 _ => {}

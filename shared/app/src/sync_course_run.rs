@@ -48,7 +48,7 @@ pub(crate) struct RunEffect {
 const CRN_PAGE_SIZE: u32 = 100;
 const CRN_MAX_PAGES: u32 = 20;
 
-fn provider_of(p: tms_ports::ProviderIdentity) -> Provider {
+pub(crate) fn provider_of(p: tms_ports::ProviderIdentity) -> Provider {
     Provider {
         uen: p.uen,
         tp_code: p.tp_code,
@@ -84,7 +84,7 @@ fn unreadable(api: Api, e: tpg::ParseError) -> TpgError {
 }
 
 impl App {
-    fn receipt(
+    pub(crate) fn receipt(
         &self,
         job: &SyncJob,
         api: Api,
@@ -165,7 +165,7 @@ impl App {
                         return Ok(Done {
                             receipts,
                             note,
-                            entity: Some(RunEffect {
+                            entity: Some(crate::sync::Effect::Run(RunEffect {
                                 run_id: run.id.clone(),
                                 read_version: part.version,
                                 external_id: Some(id),
@@ -173,7 +173,7 @@ impl App {
                                 tpg_session_ids: None,
                                 synced: true,
                                 fetch_sessions: true,
-                            }),
+                            })),
                         });
                     }
                     Err(e) if e.kind == ErrorKind::Permanent => {
@@ -221,7 +221,7 @@ impl App {
         Ok(Done {
             receipts,
             note,
-            entity: Some(RunEffect {
+            entity: Some(crate::sync::Effect::Run(RunEffect {
                 run_id: run.id.clone(),
                 read_version: part.version,
                 external_id: Some(run_ext),
@@ -229,7 +229,7 @@ impl App {
                 tpg_session_ids: Some(live),
                 synced: true,
                 fetch_sessions,
-            }),
+            })),
         })
     }
 
@@ -282,7 +282,7 @@ impl App {
         let done = |receipts, note: Option<String>| Done {
             receipts,
             note,
-            entity: Some(RunEffect {
+            entity: Some(crate::sync::Effect::Run(RunEffect {
                 run_id: run.id.clone(),
                 read_version: part.version,
                 external_id: Some(run_ext.clone()),
@@ -290,7 +290,7 @@ impl App {
                 tpg_session_ids: None,
                 synced: true,
                 fetch_sessions: false,
-            }),
+            })),
         };
         match self.tpgateway.call(req).await {
             Ok(resp) => {
@@ -325,7 +325,7 @@ impl App {
         Ok(Done {
             receipts: Vec::new(),
             note: None,
-            entity: Some(RunEffect {
+            entity: Some(crate::sync::Effect::Run(RunEffect {
                 run_id: run.id.clone(),
                 read_version: part.version,
                 external_id: None,
@@ -333,7 +333,7 @@ impl App {
                 tpg_session_ids: Some(plan.live_ids),
                 synced: false,
                 fetch_sessions: false,
-            }),
+            })),
         })
         .inspect(|_| tracing::debug!(job_id = %job.id, "session ids fetched"))
     }

@@ -1,5 +1,7 @@
-//! The APIs: routing by path, authentication, `x-api-version`, payload
-//! decryption, and the course-run handlers (API-NOTES §2–§6).
+//! The APIs: routing by path (and, for an enrolment's details, method),
+//! authentication, `x-api-version`, payload decryption, and the course-run
+//! handlers (API-NOTES §2–§6); the enrolment handlers are in
+//! `enrolment.rs`.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Query;
@@ -10,6 +12,7 @@ use http::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 
+use crate::enrolment;
 use crate::envelope::{self, Detail};
 use crate::state::{App, State, StoredRun, StoredSession};
 use crate::validate::{self, member, Errors, RunInfo};
@@ -23,21 +26,23 @@ const BODY_LIMIT: usize = 1024 * 1024;
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
 
-/// The API a path names, and the run id in it.
+/// The API a path names, and the id in it (a run id or an enrolment
+/// reference).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) route: Route,
-    run_id: Option<String>,
+    id: Option<String>,
 }
 
-/// Which API this path is for (whatever the method).
-pub(crate) fn classify(path: &str) -> Option<Target> {
+/// Which API this path is for (whatever the method, except that an
+/// enrolment's details path is the view for GET and the update otherwise).
+pub(crate) fn classify(method: &Method, path: &str) -> Option<Target> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let target = |route, run_id: Option<&str>| {
+    let target = |route, id: Option<&str>| {
         Some(Target {
             route,
-            run_id: run_id.map(str::to_string),
+            id: id.map(str::to_string),
         })
     };
     match segments.as_slice() {
@@ -47,6 +52,15 @@ pub(crate) fn classify(path: &str) -> Option<Target> {
         ["courses", "courseRuns", "id", id] if !id.is_empty() => target(Route::GetRun, Some(id)),
         ["courses", "courseRuns", "reference"] => target(Route::RunsByCrn, None),
         ["courses", "runs", id, "sessions"] if !id.is_empty() => target(Route::Sessions, Some(id)),
+        ["tpg", "enrolments"] => target(Route::CreateEnrolment, None),
+        ["tpg", "enrolments", "search"] => target(Route::SearchEnrolments, None),
+        ["tpg", "enrolments", "details", r] if !r.is_empty() => {
+            if *method == Method::GET {
+                target(Route::GetEnrolment, Some(r))
+            } else {
+                target(Route::UpdateEnrolment, Some(r))
+            }
+        }
         _ => None,
     }
 }
@@ -58,6 +72,10 @@ fn api_versions(route: Route) -> &'static [&'static str] {
         Route::Publish | Route::Edit => &["v1.0", "v1.2"],
         Route::GetRun | Route::RunsByCrn => &["v1.0"],
         Route::Sessions => &["v1.3", "v1.4", "v1.5"],
+        Route::CreateEnrolment
+        | Route::UpdateEnrolment
+        | Route::SearchEnrolments
+        | Route::GetEnrolment => &["v1", "v3.0"],
         Route::Token | Route::Any => &[],
     }
 }
@@ -74,11 +92,20 @@ pub(crate) async fn handle(app: &App, target: Option<Target>, req: Request<Body>
         return refused;
     }
     let method = match target.route {
-        Route::Publish | Route::Edit => Method::POST,
+        Route::Publish
+        | Route::Edit
+        | Route::CreateEnrolment
+        | Route::UpdateEnrolment
+        | Route::SearchEnrolments => Method::POST,
         _ => Method::GET,
     };
     if req.method() != method {
-        return method_not_allowed(&method);
+        // An enrolment's details path takes GET (view) and POST (update).
+        let allowed = match target.route {
+            Route::UpdateEnrolment | Route::GetEnrolment => "GET, POST",
+            _ => method.as_str(),
+        };
+        return method_not_allowed(allowed);
     }
     if let Some(refused) = check_version(target.route, req.headers()) {
         return refused;
@@ -92,26 +119,42 @@ pub(crate) async fn handle(app: &App, target: Option<Target>, req: Request<Body>
             return envelope::bad_request("includeExpiredCourses", "must be true or false");
         }
     }
-    let run_id = target.run_id.as_deref().unwrap_or_default();
+    let id = target.id.as_deref().unwrap_or_default();
     match target.route {
         Route::Publish => match read_body(req).await {
             Ok(body) => publish(app, &body),
             Err(r) => *r,
         },
         Route::Edit => match read_body(req).await {
-            Ok(body) => edit(app, run_id, &body),
+            Ok(body) => edit(app, id, &body),
             Err(r) => *r,
         },
-        Route::GetRun => get_run(app, run_id),
+        Route::GetRun => get_run(app, id),
         Route::RunsByCrn => runs_by_crn(app, &query),
-        Route::Sessions => sessions(app, run_id, &query),
+        Route::Sessions => sessions(app, id, &query),
+        // Encrypted both ways (API-NOTES §3): every answer of the handler,
+        // errors included, goes back as ciphertext.
+        Route::CreateEnrolment => match read_body(req).await {
+            Ok(body) => enrolment::create(app, &body).encrypted(&app.key),
+            Err(r) => *r,
+        },
+        Route::UpdateEnrolment => match read_body(req).await {
+            Ok(body) => enrolment::update(app, id, &body).encrypted(&app.key),
+            Err(r) => *r,
+        },
+        Route::SearchEnrolments => match read_body(req).await {
+            Ok(body) => enrolment::search(app, &body).encrypted(&app.key),
+            Err(r) => *r,
+        },
+        // The view's request has no body; its answer is encrypted.
+        Route::GetEnrolment => enrolment::view(app, id).encrypted(&app.key),
         Route::Token | Route::Any => envelope::not_found("No such API"),
     }
 }
 
-fn method_not_allowed(allowed: &Method) -> Response {
+fn method_not_allowed(allowed: &str) -> Response {
     let mut r = envelope::error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", &[]);
-    if let Ok(v) = HeaderValue::from_str(allowed.as_str()) {
+    if let Ok(v) = HeaderValue::from_str(allowed) {
         r.headers_mut().insert(ALLOW, v);
     }
     r
@@ -191,7 +234,7 @@ async fn token(app: &App, req: Request<Body>) -> Response {
     };
     let lifetime = app.token_lifetime().unwrap_or_default();
     if req.method() != Method::POST {
-        return method_not_allowed(&Method::POST);
+        return method_not_allowed("POST");
     }
     let form = req
         .headers()
@@ -310,29 +353,29 @@ fn form_decode(s: &[u8]) -> String {
 /// base64 ciphertext, raw or as a JSON string literal. A plain JSON object
 /// is refused.
 fn decrypt_body(app: &App, body: &[u8]) -> Result<Value, Refused> {
-    let refuse = |message: &str| Box::new(envelope::bad_request("body", message));
-    let text = std::str::from_utf8(body)
-        .map_err(|_| refuse("could not be decrypted with the provider's encryption key"))?
-        .trim();
+    decrypt(app, body).map_err(|message| Box::new(envelope::bad_request("body", message)))
+}
+
+/// An encrypted request body as its JSON object, or why not (the message
+/// of a 400 on `body`).
+pub(crate) fn decrypt(app: &App, body: &[u8]) -> Result<Value, &'static str> {
+    const UNDECRYPTABLE: &str = "could not be decrypted with the provider's encryption key";
+    let text = std::str::from_utf8(body).map_err(|_| UNDECRYPTABLE)?.trim();
     if text.is_empty() {
-        return Err(refuse("is required (the encrypted request)"));
+        return Err("is required (the encrypted request)");
     }
     if text.starts_with('{') || text.starts_with('[') {
-        return Err(refuse("request must be encrypted"));
+        return Err("request must be encrypted");
     }
     let ciphertext = if text.starts_with('"') {
-        serde_json::from_str::<String>(text)
-            .map_err(|_| refuse("could not be decrypted with the provider's encryption key"))?
+        serde_json::from_str::<String>(text).map_err(|_| UNDECRYPTABLE)?
     } else {
         text.to_string()
     };
-    let plain = app
-        .key
-        .decrypt(&ciphertext)
-        .map_err(|_| refuse("could not be decrypted with the provider's encryption key"))?;
+    let plain = app.key.decrypt(&ciphertext).map_err(|_| UNDECRYPTABLE)?;
     match serde_json::from_str::<Value>(&plain) {
         Ok(v) if v.is_object() => Ok(v),
-        _ => Err(refuse("decrypted request is not a JSON object")),
+        _ => Err("decrypted request is not a JSON object"),
     }
 }
 
@@ -912,7 +955,7 @@ mod tests {
 
     #[test]
     fn paths_name_their_api() {
-        let route = |p: &str| classify(p).map(|t| (t.route, t.run_id));
+        let route = |p: &str| classify(&Method::POST, p).map(|t| (t.route, t.id));
         assert_eq!(route("/dp-oauth/oauth/token"), Some((Route::Token, None)));
         assert_eq!(
             route("/courses/courseRuns/edit/100001"),
@@ -925,6 +968,28 @@ mod tests {
         assert_eq!(route("/courses/runs//sessions"), None);
         assert_eq!(route("/courses/courseRuns/edit"), None);
         assert_eq!(route("/"), None);
+        assert_eq!(
+            route("/tpg/enrolments"),
+            Some((Route::CreateEnrolment, None))
+        );
+        assert_eq!(
+            route("/tpg/enrolments/search"),
+            Some((Route::SearchEnrolments, None))
+        );
+        assert_eq!(
+            route("/tpg/enrolments/details/ENR-2501-000001"),
+            Some((Route::UpdateEnrolment, Some("ENR-2501-000001".to_string())))
+        );
+        assert_eq!(
+            classify(&Method::GET, "/tpg/enrolments/details/ENR-2501-000001/")
+                .map(|t| (t.route, t.id)),
+            Some((Route::GetEnrolment, Some("ENR-2501-000001".to_string())))
+        );
+        assert_eq!(route("/tpg/enrolments/details/"), None);
+        assert_eq!(
+            route("/tpg/enrolments/feeCollections/ENR-2501-000001"),
+            None
+        );
     }
 
     #[test]

@@ -2,13 +2,18 @@
 //! `{"status", "data", "meta": {"createdOn", "updatedOn"}, "error": {}}`, and
 //! for errors `{"status", "data": {}, "meta": {}, "error": {"code",
 //! "message", "details": [{"field", "message"}]}}`. The error-code list is
-//! not public: the fake uses `TGS-<status>`.
+//! not public: the fake uses `TGS-<status>`, and the one code seen,
+//! `TGS-439` (an already-cancelled enrolment).
+//!
+//! An [`Answer`] is an envelope not yet written: APIs whose responses are
+//! encrypted (API-NOTES §3) send it as base64 ciphertext.
 
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde_json::{json, Value};
+use tms_tpgateway::EncryptionKey;
 
 /// One field-level problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,23 +35,20 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     r
 }
 
-/// 200 with `data` and the record's times.
-pub(crate) fn ok(data: Value, created_on: &str, updated_on: &str) -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "status": 200,
-            "data": data,
-            "meta": {"createdOn": created_on, "updatedOn": updated_on},
-            "error": {},
-        }),
-    )
+/// A 200 envelope with `data` and the record's times.
+fn ok_envelope(data: Value, created_on: &str, updated_on: &str) -> Value {
+    json!({
+        "status": 200,
+        "data": data,
+        "meta": {"createdOn": created_on, "updatedOn": updated_on},
+        "error": {},
+    })
 }
 
-/// An error envelope; `details` may be empty.
-pub(crate) fn error(status: StatusCode, message: &str, details: &[Detail]) -> Response {
+/// An error envelope with this code; `details` may be empty.
+fn error_envelope(status: StatusCode, code: &str, message: &str, details: &[Detail]) -> Value {
     let mut error = json!({
-        "code": format!("TGS-{}", status.as_u16()),
+        "code": code,
         "message": message,
     });
     if !details.is_empty() {
@@ -55,15 +57,89 @@ pub(crate) fn error(status: StatusCode, message: &str, details: &[Detail]) -> Re
             .map(|d| json!({"field": d.field, "message": d.message}))
             .collect();
     }
-    json_response(
-        status,
-        &json!({
-            "status": status.as_u16(),
-            "data": {},
-            "meta": {},
-            "error": error,
-        }),
-    )
+    json!({
+        "status": status.as_u16(),
+        "data": {},
+        "meta": {},
+        "error": error,
+    })
+}
+
+/// 200 with `data` and the record's times.
+pub(crate) fn ok(data: Value, created_on: &str, updated_on: &str) -> Response {
+    json_response(StatusCode::OK, &ok_envelope(data, created_on, updated_on))
+}
+
+/// An error envelope; `details` may be empty.
+pub(crate) fn error(status: StatusCode, message: &str, details: &[Detail]) -> Response {
+    let code = format!("TGS-{}", status.as_u16());
+    json_response(status, &error_envelope(status, &code, message, details))
+}
+
+/// An envelope and its HTTP status, to be sent plain or encrypted.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Value,
+}
+
+impl Answer {
+    /// 200 with `data` and the record's times.
+    pub(crate) fn ok(data: Value, created_on: &str, updated_on: &str) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            body: ok_envelope(data, created_on, updated_on),
+        }
+    }
+
+    /// An error with the code `TGS-<status>`.
+    pub(crate) fn error(status: StatusCode, message: &str, details: &[Detail]) -> Answer {
+        let code = format!("TGS-{}", status.as_u16());
+        Answer::error_with_code(status, &code, message, details)
+    }
+
+    pub(crate) fn error_with_code(
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        details: &[Detail],
+    ) -> Answer {
+        Answer {
+            status,
+            body: error_envelope(status, code, message, details),
+        }
+    }
+
+    /// 400 listing these problems.
+    pub(crate) fn invalid(details: &[Detail]) -> Answer {
+        Answer::error(StatusCode::BAD_REQUEST, "Invalid request", details)
+    }
+
+    /// 400 with one detail.
+    pub(crate) fn bad_request(field: &str, message: &str) -> Answer {
+        Answer::invalid(&[Detail {
+            field: field.to_string(),
+            message: message.to_string(),
+        }])
+    }
+
+    pub(crate) fn not_found(message: &str) -> Answer {
+        Answer::error(StatusCode::NOT_FOUND, message, &[])
+    }
+
+    pub(crate) fn forbidden(message: &str) -> Answer {
+        Answer::error(StatusCode::FORBIDDEN, message, &[])
+    }
+
+    /// The envelope as base64 ciphertext of its JSON (API-NOTES §3: the
+    /// raw base64 text, not wrapped in JSON), with the answer's status.
+    pub(crate) fn encrypted(&self, key: &EncryptionKey) -> Response {
+        let mut r = Response::new(Body::from(key.encrypt(&self.body.to_string())));
+        *r.status_mut() = self.status;
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    }
 }
 
 /// 400 with one detail.

@@ -1,16 +1,20 @@
-//! A faithful fake of TPGateway's course-run APIs (API-NOTES.md §2–§6,
-//! §10–§12): a real HTTP server on a loopback port with the real paths,
-//! headers, response envelope, authentication (OAuth client credentials
-//! over http, or mutual TLS over https with a CA of its own) and payload
-//! encryption (the shared wire protocol of `tms-tpgateway`).
+//! A faithful fake of TPGateway's course-run and enrolment APIs
+//! (API-NOTES.md §2–§7, §10–§12): a real HTTP server on a loopback port with
+//! the real paths, headers, response envelope, authentication (OAuth client
+//! credentials over http, or mutual TLS over https with a CA of its own) and
+//! payload encryption (the shared wire protocol of `tms-tpgateway`), per
+//! §3's matrix: enrolment create, update/cancel and search are encrypted
+//! both ways, the enrolment view in its answer only.
 //!
 //! It validates what it gets as TPGateway would, answers with realistic
-//! identifiers (numeric run ids, `{CRN}-{runId}-S{n}` session ids) and
-//! errors, and can be told to fail ([`FakeTpg::inject`]) for tests.
+//! identifiers (numeric run ids, `{CRN}-{runId}-S{n}` session ids,
+//! `ENR-YYMM-NNNNNN` enrolment references) and errors, and can be told to
+//! fail ([`FakeTpg::inject`]) for tests.
 //!
-//! Request bodies are never logged: later APIs carry personal data.
+//! Request bodies are never logged: enrolments carry personal data.
 
 mod api;
+mod enrolment;
 mod envelope;
 mod server;
 mod state;
@@ -71,9 +75,11 @@ pub struct FakeConfig {
     pub auth: FakeAuth,
     /// base64 of 32 bytes (API-NOTES §3).
     pub encryption_key_b64: String,
-    /// The training provider's UEN; publish and edit must name it.
+    /// The training provider's UEN; publish, edit and the enrolment APIs
+    /// must name it.
     pub uen: String,
-    /// The training partner code, `{UEN}-NN`.
+    /// The training partner code, `{UEN}-NN`; the enrolment APIs must name
+    /// it.
     pub tp_code: String,
     /// Added to every answer.
     pub latency: Duration,
@@ -133,6 +139,14 @@ pub enum Route {
     RunsByCrn,
     /// `GET /courses/runs/{runId}/sessions`
     Sessions,
+    /// `POST /tpg/enrolments`
+    CreateEnrolment,
+    /// `POST /tpg/enrolments/details/{enrolmentRef}` (update or cancel)
+    UpdateEnrolment,
+    /// `POST /tpg/enrolments/search`
+    SearchEnrolments,
+    /// `GET /tpg/enrolments/details/{enrolmentRef}`
+    GetEnrolment,
     /// Any request (for [`FakeTpg::inject`], [`FakeTpg::calls`] and
     /// [`FakeTpg::accepted`]: all of them, unknown paths included).
     Any,
@@ -152,8 +166,8 @@ pub enum Fault {
     Hang,
     /// 400 whose details name this field and message, not processed.
     Validation { field: String, message: String },
-    /// Process the request fully (a publish stores its run), then close the
-    /// connection without writing an answer.
+    /// Process the request fully (a publish stores its run, a create its
+    /// enrolment), then close the connection without writing an answer.
     AcceptThenDrop,
 }
 
@@ -189,6 +203,57 @@ pub struct FakeTrainer {
     pub trainer_type: String,
     /// The `trainer` object as accepted.
     pub body: serde_json::Value,
+}
+
+/// An enrolment the fake accepted (API-NOTES §7). `Debug` leaves out the
+/// trainee's id and details.
+#[derive(Clone, PartialEq)]
+pub struct FakeEnrolment {
+    /// `ENR-YYMM-NNNNNN`.
+    pub reference: String,
+    pub course_reference_number: String,
+    /// The run it is in (an update may have moved it).
+    pub run_id: String,
+    /// The trainee's id, trimmed and in capitals.
+    pub trainee_id: String,
+    /// `NRIC`, `FIN` or `OTHERS`.
+    pub trainee_id_type: String,
+    /// `Confirmed` or `Cancelled`.
+    pub status: String,
+    /// `EMPLOYER` or `INDIVIDUAL`.
+    pub sponsorship_type: String,
+    pub employer_uen: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub enrolment_date: String,
+    /// `fees.discountAmount`.
+    pub discount_amount: Option<f64>,
+    /// `fees.collectionStatus`.
+    pub collection_status: String,
+    /// The trainee object as created, with updates applied (`fees` and
+    /// `employer` included).
+    pub trainee: serde_json::Value,
+    /// Accepted updates and cancels.
+    pub update_count: u32,
+}
+
+impl std::fmt::Debug for FakeEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeEnrolment")
+            .field("reference", &self.reference)
+            .field("course_reference_number", &self.course_reference_number)
+            .field("run_id", &self.run_id)
+            .field("trainee_id", &"<redacted>")
+            .field("trainee_id_type", &self.trainee_id_type)
+            .field("status", &self.status)
+            .field("sponsorship_type", &self.sponsorship_type)
+            .field("employer_uen", &self.employer_uen)
+            .field("enrolment_date", &self.enrolment_date)
+            .field("discount_amount", &self.discount_amount)
+            .field("collection_status", &self.collection_status)
+            .field("trainee", &"<redacted>")
+            .field("update_count", &self.update_count)
+            .finish()
+    }
 }
 
 /// A session of an accepted run.
@@ -354,6 +419,12 @@ impl FakeTpg {
     /// The runs it accepted, deleted ones included (flagged), by id.
     pub fn runs(&self) -> Vec<FakeRun> {
         self.inner.app.runs()
+    }
+
+    /// The enrolments it accepted, cancelled ones included, in the order
+    /// they were created.
+    pub fn enrolments(&self) -> Vec<FakeEnrolment> {
+        self.inner.app.enrolments()
     }
 
     /// Requests received for `route` (faulted ones included).

@@ -99,7 +99,7 @@ async fn request(
     req: Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let req = req.map(Body::new);
-    let target = api::classify(req.uri().path());
+    let target = api::classify(req.method(), req.uri().path());
     let route = target.as_ref().map(|t| t.route);
     let (fault, latency) = app.arrive(route);
     if !latency.is_zero() {

@@ -1,5 +1,6 @@
-//! What the fake remembers: its configuration, the runs it accepted, the
-//! tokens it issued, the faults it was told to produce and its counters.
+//! What the fake remembers: its configuration, the runs and enrolments it
+//! accepted, the tokens it issued, the faults it was told to produce and
+//! its counters.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tms_tpgateway::EncryptionKey;
 
-use crate::{FakeAuth, FakeConfig, FakeRun, FakeSession, FakeTrainer, Fault, Route};
+use crate::{FakeAuth, FakeConfig, FakeEnrolment, FakeRun, FakeSession, FakeTrainer, Fault, Route};
 
 /// The first run id the fake issues (TPGateway's are numeric, API-NOTES §5).
 pub(crate) const FIRST_RUN_ID: u64 = 100_001;
@@ -30,6 +31,75 @@ pub(crate) struct State {
     tokens_issued: u32,
     pub(crate) runs: BTreeMap<u64, StoredRun>,
     next_run_id: u64,
+    /// In the order they were created.
+    pub(crate) enrolments: Vec<StoredEnrolment>,
+    /// The `NNNNNN` of the next enrolment reference.
+    next_enrolment: u32,
+}
+
+/// An enrolment the fake accepted (API-NOTES §7).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEnrolment {
+    /// `ENR-YYMM-NNNNNN`.
+    pub(crate) reference: String,
+    pub(crate) crn: String,
+    pub(crate) run_id: String,
+    /// The trainee's id as sent, trimmed and in capitals.
+    pub(crate) trainee_id: String,
+    /// `NRIC`, `FIN` or `OTHERS`.
+    pub(crate) trainee_id_type: String,
+    /// The trainee object as created, with later updates applied (its
+    /// `fees` and `employer` included).
+    pub(crate) trainee: Value,
+    /// `Confirmed` or `Cancelled`.
+    pub(crate) status: &'static str,
+    pub(crate) sponsorship_type: String,
+    pub(crate) created_on: String,
+    pub(crate) updated_on: String,
+    pub(crate) update_count: u32,
+}
+
+pub(crate) const CONFIRMED: &str = "Confirmed";
+pub(crate) const CANCELLED: &str = "Cancelled";
+
+impl StoredEnrolment {
+    fn fee(&self, name: &str) -> Option<&Value> {
+        self.trainee.get("fees").and_then(|f| f.get(name))
+    }
+
+    pub(crate) fn collection_status(&self) -> Option<&str> {
+        self.fee("collectionStatus").and_then(Value::as_str)
+    }
+
+    pub(crate) fn employer_uen(&self) -> Option<&str> {
+        self.trainee
+            .get("employer")
+            .and_then(|e| e.get("uen"))
+            .and_then(Value::as_str)
+    }
+
+    pub(crate) fn enrolment_date(&self) -> Option<&str> {
+        self.trainee.get("enrolmentDate").and_then(Value::as_str)
+    }
+
+    fn public(&self) -> FakeEnrolment {
+        let text = |v: Option<&str>| v.map(str::to_string);
+        FakeEnrolment {
+            reference: self.reference.clone(),
+            course_reference_number: self.crn.clone(),
+            run_id: self.run_id.clone(),
+            trainee_id: self.trainee_id.clone(),
+            trainee_id_type: self.trainee_id_type.clone(),
+            status: self.status.to_string(),
+            sponsorship_type: self.sponsorship_type.clone(),
+            employer_uen: text(self.employer_uen()),
+            enrolment_date: text(self.enrolment_date()).unwrap_or_default(),
+            discount_amount: self.fee("discountAmount").and_then(Value::as_f64),
+            collection_status: text(self.collection_status()).unwrap_or_default(),
+            trainee: self.trainee.clone(),
+            update_count: self.update_count,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +165,7 @@ impl App {
             state: Mutex::new(State {
                 latency,
                 next_run_id: FIRST_RUN_ID,
+                next_enrolment: 1,
                 ..State::default()
             }),
         }
@@ -222,6 +293,14 @@ impl App {
             })
             .collect()
     }
+
+    pub(crate) fn enrolments(&self) -> Vec<FakeEnrolment> {
+        self.lock()
+            .enrolments
+            .iter()
+            .map(StoredEnrolment::public)
+            .collect()
+    }
 }
 
 impl State {
@@ -229,5 +308,13 @@ impl State {
         let id = self.next_run_id;
         self.next_run_id += 1;
         id
+    }
+
+    /// The next enrolment reference, `ENR-{yymm}-NNNNNN` (API-NOTES §5);
+    /// the number runs on across months and wraps after 999999.
+    pub(crate) fn take_enrolment_ref(&mut self, yymm: &str) -> String {
+        let n = self.next_enrolment;
+        self.next_enrolment = if n >= 999_999 { 1 } else { n + 1 };
+        format!("ENR-{yymm}-{n:06}")
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn text<'a>(
 }
 
 /// An object member (returned as the value, to read its members).
-fn object<'a>(e: &mut Errors, v: Option<&'a Value>, field: &str) -> Option<&'a Value> {
+pub(crate) fn object<'a>(e: &mut Errors, v: Option<&'a Value>, field: &str) -> Option<&'a Value> {
     match v {
         None => {
             e.push(field, "is required");
@@ -260,7 +260,7 @@ fn venue(e: &mut Errors, v: Option<&Value>, field: &str, needed: bool, session: 
     );
 }
 
-fn looks_like_email(s: &str) -> bool {
+pub(crate) fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };

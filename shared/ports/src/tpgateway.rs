@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The TPGateway APIs the system calls (API-NOTES §6). The method, path
+/// The TPGateway APIs the system calls (API-NOTES §6, §7). The method, path
 /// shape, version header and encryption of each are in the adapter's one
 /// table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,15 +25,27 @@ pub enum Api {
     RunsByCrn,
     /// `GET /courses/runs/{runId}/sessions`
     GetSessions,
+    /// `POST /tpg/enrolments`
+    CreateEnrolment,
+    /// `POST /tpg/enrolments/details/{enrolmentRef}` (update or cancel)
+    UpdateEnrolment,
+    /// `POST /tpg/enrolments/search` (a POST that only reads)
+    SearchEnrolments,
+    /// `GET /tpg/enrolments/details/{enrolmentRef}`
+    GetEnrolment,
 }
 
 impl Api {
-    pub const ALL: [Api; 5] = [
+    pub const ALL: [Api; 9] = [
         Api::PublishRun,
         Api::EditRun,
         Api::GetRun,
         Api::RunsByCrn,
         Api::GetSessions,
+        Api::CreateEnrolment,
+        Api::UpdateEnrolment,
+        Api::SearchEnrolments,
+        Api::GetEnrolment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,13 +55,24 @@ impl Api {
             Api::GetRun => "get_run",
             Api::RunsByCrn => "runs_by_crn",
             Api::GetSessions => "get_sessions",
+            Api::CreateEnrolment => "create_enrolment",
+            Api::UpdateEnrolment => "update_enrolment",
+            Api::SearchEnrolments => "search_enrolments",
+            Api::GetEnrolment => "get_enrolment",
         }
     }
 
     /// Whether the call only reads: an unknown outcome of a read is simply
-    /// a failed read.
+    /// a failed read. An enrolment search is a POST but only reads.
     pub fn is_read(self) -> bool {
-        matches!(self, Api::GetRun | Api::RunsByCrn | Api::GetSessions)
+        matches!(
+            self,
+            Api::GetRun
+                | Api::RunsByCrn
+                | Api::GetSessions
+                | Api::SearchEnrolments
+                | Api::GetEnrolment
+        )
     }
 }
 
@@ -168,4 +191,43 @@ pub trait TpGateway: Send + Sync {
     /// Makes one call. Authentication failures are refreshed and retried
     /// once inside; every other failure is returned, classified.
     async fn call(&self, request: TpgRequest) -> Result<TpgResponse, TpgError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_is_listed_once_and_named_as_serde_names_it() {
+        for (i, api) in Api::ALL.iter().enumerate() {
+            assert!(!Api::ALL[..i].contains(api), "{api:?} listed twice");
+            let serde_name = serde_json::to_value(api).unwrap();
+            assert_eq!(serde_name, api.as_str(), "{api:?}");
+        }
+        assert_eq!(Api::CreateEnrolment.as_str(), "create_enrolment");
+        assert_eq!(Api::UpdateEnrolment.as_str(), "update_enrolment");
+        assert_eq!(Api::SearchEnrolments.as_str(), "search_enrolments");
+        assert_eq!(Api::GetEnrolment.as_str(), "get_enrolment");
+    }
+
+    #[test]
+    fn searches_and_views_only_read() {
+        for api in [
+            Api::GetRun,
+            Api::RunsByCrn,
+            Api::GetSessions,
+            Api::SearchEnrolments,
+            Api::GetEnrolment,
+        ] {
+            assert!(api.is_read(), "{api:?}");
+        }
+        for api in [
+            Api::PublishRun,
+            Api::EditRun,
+            Api::CreateEnrolment,
+            Api::UpdateEnrolment,
+        ] {
+            assert!(!api.is_read(), "{api:?}");
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! TPGateway payloads for course runs: the bodies we send and the parts of
 //! the answers we read (API-NOTES §4, §5, §6, §10, §12, §13). Pure: JSON in,
 //! JSON out; no I/O, no encryption (that is `tms-tpgateway`'s part).
+//! Enrolments are in [`enrolment`], with their own list of NOT FOUND
+//! choices.
 //!
 //! # Choices made where the notes have no evidence (NOT FOUND)
 //!
@@ -59,6 +61,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 use serde_json::Value;
 
 pub mod course_run;
+pub mod enrolment;
 
 pub use course_run::{
     delete_run, edit_run, existing_run_id, find_our_run, link_trainers, match_sessions,
