@@ -966,7 +966,13 @@ fn function_grants_are_exactly_what_the_code_calls() {
             ],
         ),
         // Reads only: no write action at all.
-        ("AuditLogsFunction", &[(&["dynamodb:Query"], &["TmsTable"])]),
+        (
+            "AuditLogsFunction",
+            &[(
+                &["dynamodb:Query"],
+                &["TmsTable", "TmsTable/index/GSI1", "TmsTable/index/GSI2"],
+            )],
+        ),
         (
             // Reads, a retry (job + audit record in one transaction, then
             // SendMessage), a redrive (ReceiveMessage on the DLQ,

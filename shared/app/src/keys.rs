@@ -106,7 +106,22 @@ pub fn audit_by_actor_pk(actor_id: &str) -> String {
 }
 /// GSI2: one day's audit records.
 pub fn audit_by_day_pk(at: DateTime<Utc>) -> String {
-    format!("AUDIT#DAY#{}", at.date_naive())
+    audit_by_day(at.date_naive())
+}
+/// GSI2: the audit records of `day` (UTC).
+pub fn audit_by_day(day: NaiveDate) -> String {
+    format!("AUDIT#DAY#{day}")
+}
+/// Whether a cursor of an actor's or a day's audit listing holds keys that
+/// listing produces: the index key asked for, an audit record's table key,
+/// a timestamp and an id.
+pub fn is_audit_index_cursor(c: &Cursor, index_pk: &str) -> bool {
+    c.ipk.as_deref() == Some(index_pk)
+        && c.pk.starts_with("AUDIT#")
+        && c.isk.as_deref() == Some(c.sk.as_str())
+        && c.sk.split_once('#').is_some_and(|(at, id)| {
+            DateTime::parse_from_rfc3339(at).is_ok() && tms_domain::ids::is_canonical_uuid(id)
+        })
 }
 
 // --- sync jobs --------------------------------------------------------------

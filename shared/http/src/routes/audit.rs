@@ -1,4 +1,5 @@
-//! `GET /audit-logs`: an entity's audit trail, newest first. Read-only.
+//! `GET /audit-logs`: audit records newest first, by entity, by actor or by
+//! day. Read-only.
 
 use axum::extract::State;
 use axum::http::Method;
