@@ -152,6 +152,21 @@ pub fn timed_sk(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", ts(at))
 }
 
+/// Whether a cursor of an index listing of one kind of item holds keys
+/// that listing makes: the item's own key (`<prefix><uuid>` as both table
+/// keys) and an index sort key ending in the same id.
+fn is_item_listing_cursor(c: &Cursor, prefix: &str) -> bool {
+    let Some(id) = c.pk.strip_prefix(prefix) else {
+        return false;
+    };
+    tms_domain::ids::is_canonical_uuid(id)
+        && c.sk == c.pk
+        && c.isk
+            .as_deref()
+            .and_then(|k| k.rsplit_once('#'))
+            .is_some_and(|(_, kid)| kid == id)
+}
+
 // --- trainers -----------------------------------------------------------------
 
 pub fn trainer_pk(id: &TrainerId) -> String {
@@ -169,15 +184,7 @@ pub fn trainer_listing_sk(name: &str, id: &TrainerId) -> String {
 }
 /// Whether a cursor of a trainer listing holds keys the listing makes.
 pub fn is_trainer_cursor(c: &Cursor) -> bool {
-    let Some(id) = c.pk.strip_prefix("TRAINER#") else {
-        return false;
-    };
-    tms_domain::ids::is_canonical_uuid(id)
-        && c.sk == c.pk
-        && c.isk
-            .as_deref()
-            .and_then(|k| k.rsplit_once('#'))
-            .is_some_and(|(_, kid)| kid == id)
+    is_item_listing_cursor(c, "TRAINER#")
 }
 /// The guard that lets a user be linked to one trainer only.
 pub fn trainer_user_guard_pk(user_id: &tms_domain::ids::UserId) -> String {
@@ -201,15 +208,7 @@ pub fn trainee_name_prefix(prefix: &str) -> String {
 }
 /// Whether a cursor of the trainee listing holds keys the listing makes.
 pub fn is_trainee_cursor(c: &Cursor) -> bool {
-    let Some(id) = c.pk.strip_prefix("TRAINEE#") else {
-        return false;
-    };
-    tms_domain::ids::is_canonical_uuid(id)
-        && c.sk == c.pk
-        && c.isk
-            .as_deref()
-            .and_then(|k| k.rsplit_once('#'))
-            .is_some_and(|(_, kid)| kid == id)
+    is_item_listing_cursor(c, "TRAINEE#")
 }
 /// The guard of a national id, under its keyed hash (never the id).
 pub fn natid_guard_pk(keyed_hash: &str) -> String {
@@ -237,15 +236,7 @@ pub fn enrolment_listing_sk(at: DateTime<Utc>, id: &tms_domain::ids::EnrolmentId
 }
 /// Whether a cursor of an enrolment listing holds keys the listings make.
 pub fn is_enrolment_cursor(c: &Cursor) -> bool {
-    let Some(id) = c.pk.strip_prefix("ENROLMENT#") else {
-        return false;
-    };
-    tms_domain::ids::is_canonical_uuid(id)
-        && c.sk == c.pk
-        && c.isk
-            .as_deref()
-            .and_then(|k| k.rsplit_once('#'))
-            .is_some_and(|(_, kid)| kid == id)
+    is_item_listing_cursor(c, "ENROLMENT#")
 }
 
 /// GSI1: a run's enrolments, by creation.
@@ -269,15 +260,7 @@ pub fn user_listing_sk(email: &str, id: &tms_domain::ids::UserId) -> String {
 }
 /// Whether a cursor of the user list holds keys the list makes.
 pub fn is_user_cursor(c: &Cursor) -> bool {
-    let Some(id) = c.pk.strip_prefix("USER#") else {
-        return false;
-    };
-    tms_domain::ids::is_canonical_uuid(id)
-        && c.sk == c.pk
-        && c.isk
-            .as_deref()
-            .and_then(|k| k.rsplit_once('#'))
-            .is_some_and(|(_, kid)| kid == id)
+    is_item_listing_cursor(c, "USER#")
 }
 /// The guard of a (lowercased) e-mail address.
 pub fn email_guard_pk(email: &str) -> String {
