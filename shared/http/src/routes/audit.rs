@@ -20,10 +20,17 @@ pub fn routes() -> Vec<Route> {
         RouteDoc::new(
             Method::GET,
             "/audit-logs",
-            "An entity's audit trail, newest first",
+            "Audit records newest first: an entity's, an actor's or a day's",
         )
         .query::<AuditListParams>(
-            &["entity_type", "entity_id", "limit", "cursor"],
+            &[
+                "entity_type",
+                "entity_id",
+                "actor_id",
+                "day",
+                "limit",
+                "cursor",
+            ],
             "entity_type=course_run&entity_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
         )
         .json::<ListPage<AuditRecord>>(200),
