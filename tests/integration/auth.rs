@@ -565,6 +565,8 @@ fn capability(method: &str, path: &str) -> Option<(Area, Action, Ownership)> {
         ),
         p if p.starts_with("/enrolments/") => (Area::Enrolments, action, owned(Ownership::NotOwn)),
         p if p.starts_with("/trainees/") => (Area::Trainees, action, owned(Ownership::NotOwn)),
+        // A session's attendance: not a Trainer's session.
+        p if p.starts_with("/sessions/") => (Area::Attendance, action, Ownership::NotOwn),
         other => panic!("no capability known for {other}: add it to the matrix test"),
     })
 }
@@ -849,13 +851,32 @@ impl Targets {
             self.trainee_id.clone()
         } else if doc.path.starts_with("/enrolments/") {
             self.enrolment_id.clone()
+        } else if doc.path.starts_with("/sessions/") {
+            self.session_id.clone()
         } else {
             self.run_id.clone()
         };
+        let sheet_uri = format!("/sessions/{}/attendance", self.session_id);
+        if doc.path.ends_with("/sign-off") {
+            // Something to sign off: the session's one row recorded.
+            let sheet = send(sys, Some(admin_token), "GET", &sheet_uri, &[], None).await;
+            let tag = sheet.header("etag").unwrap_or("\"0\"").to_string();
+            let put = send(
+                sys,
+                Some(admin_token),
+                "PUT",
+                &sheet_uri,
+                &[("if-match", tag.as_str())],
+                Some(&self.attendance_sheet()),
+            )
+            .await;
+            assert_eq!(put.status, 200, "{:?}", put.body);
+        }
         let mut uri = doc
             .path
             .replace("{id}", &id)
             .replace("{session_id}", &self.session_id)
+            .replace("{enrolment_id}", &self.enrolment_id)
             .replace(
                 "{role}",
                 if doc.method == "DELETE" {
@@ -872,7 +893,21 @@ impl Targets {
             );
         }
         let mut headers: Vec<(String, String)> = Vec::new();
-        if doc.if_match {
+        if doc.if_match && doc.path.starts_with("/sessions/") {
+            let current = send(sys, Some(admin_token), "GET", &sheet_uri, &[], None).await;
+            let tag = if doc.path.contains("{enrolment_id}") {
+                current.body["rows"]
+                    .as_array()
+                    .and_then(|rows| {
+                        rows.iter()
+                            .find(|r| r["enrolment_id"] == json!(self.enrolment_id))
+                    })
+                    .map_or("\"0\"".to_string(), |r| format!("\"{}\"", r["version"]))
+            } else {
+                current.header("etag").unwrap_or("\"0\"").to_string()
+            };
+            headers.push(("if-match".into(), tag));
+        } else if doc.if_match {
             let target = if doc.path.contains("{session_id}") {
                 format!("/course-runs/{}", self.run_id)
             } else {
@@ -894,6 +929,8 @@ impl Targets {
                 json!({"old_password": "their own passphrase", "new_password": "their own passphrase 2"})
             } else if doc.path == "/enrolments" {
                 enrolment_body(&self.run_id, &self.other_trainee_id)
+            } else if doc.path == "/sessions/{id}/attendance" {
+                self.attendance_sheet()
             } else if doc.path == "/trainees" {
                 let mut t = (b.example)();
                 t["national_id"] = json!(fresh_nric());
@@ -905,6 +942,11 @@ impl Targets {
             }
         });
         Prepared { uri, headers, body }
+    }
+
+    /// A whole-session body: the enrolment present.
+    pub(crate) fn attendance_sheet(&self) -> Value {
+        json!({"rows": [{"enrolment_id": self.enrolment_id, "status": "present"}]})
     }
 }
 

@@ -497,6 +497,8 @@ async fn bad_input_suite(sys: TestSystem) {
             &trainee_id
         } else if doc.path.starts_with("/enrolments/") {
             &enrolment_id
+        } else if doc.path.starts_with("/sessions/") {
+            &session_id
         } else {
             &run_id
         };
@@ -504,6 +506,7 @@ async fn bad_input_suite(sys: TestSystem) {
             .path
             .replace("{id}", id)
             .replace("{session_id}", &session_id)
+            .replace("{enrolment_id}", &enrolment_id)
             .replace("{role}", "auditor");
         let mut base_headers = Vec::new();
         if doc.if_match {

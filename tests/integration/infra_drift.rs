@@ -34,6 +34,7 @@ pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("TrainersFunction", tms_http::Resource::Trainers),
     ("TraineesFunction", tms_http::Resource::Trainees),
     ("EnrolmentsFunction", tms_http::Resource::Enrolments),
+    ("AttendanceFunction", tms_http::Resource::Attendance),
 ];
 
 /// The binaries of the Lambdas that are not HTTP functions.
@@ -1004,7 +1005,7 @@ fn function_grants_are_exactly_what_the_code_calls() {
                 ),
                 (
                     &["dynamodb:PutItem"],
-                    &["TmsTable[RUN#*,ENROLMENT#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
+                    &["TmsTable[RUN#*,ENROLMENT#*,SESSION#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
                 ),
                 (&["dynamodb:DeleteItem"], &["TmsTable[SYNCLOCK#*]"]),
                 (
@@ -1076,6 +1077,25 @@ fn function_grants_are_exactly_what_the_code_calls() {
                 (
                     &["dynamodb:ConditionCheckItem"],
                     &["TmsTable[RUN#*,TRAINEE#*]"],
+                ),
+                (&["sqs:SendMessage"], &["SyncQueue"]),
+            ],
+        ),
+        (
+            // Reads a session (GSI2), its sheet and rows (the table), a
+            // run, an enrolment, an idempotency record, the actor's trainer
+            // link, a run's active enrolments (GSI3); puts rows, the
+            // sheet, audit records, sync jobs and idempotency records.
+            "AttendanceFunction",
+            &[
+                (&["dynamodb:GetItem", "dynamodb:Query"], &["TmsTable"]),
+                (
+                    &["dynamodb:Query"],
+                    &["TmsTable/index/GSI2", "TmsTable/index/GSI3"],
+                ),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[SESSION#*,AUDIT#*,SYNCJOB#*,IDEMPOTENCY#*]"],
                 ),
                 (&["sqs:SendMessage"], &["SyncQueue"]),
             ],
@@ -1391,6 +1411,7 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
         EntityType::Trainer,
         EntityType::Trainee,
         EntityType::Enrolment,
+        EntityType::SessionAttendance,
     ]
     .into_iter()
     .map(|e| keys::audit_pk(e, id))
@@ -1416,6 +1437,14 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
             )],
         ),
         ("natid_guard", vec![keys::natid_guard_pk("ab12")]),
+        // A session's attendance sheet and rows: the session's own
+        // partition (records::attendance_item, attendance_sheet_item).
+        (
+            "attendance",
+            vec![keys::attendance_pk(
+                &tms_domain::ids::SessionId::parse(id).expect("a session id"),
+            )],
+        ),
         (
             "enrolment",
             vec![keys::enrolment_pk(
@@ -1509,7 +1538,14 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
             &[
                 (
                     "dynamodb:PutItem",
-                    &["run", "enrolment", "sync_job", "sync_lock", "audit"],
+                    &[
+                        "run",
+                        "enrolment",
+                        "attendance",
+                        "sync_job",
+                        "sync_lock",
+                        "audit",
+                    ],
                 ),
                 ("dynamodb:DeleteItem", &["sync_lock"]),
             ],
@@ -1552,6 +1588,13 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
                 ("dynamodb:DeleteItem", &["enrolment_guard"]),
                 ("dynamodb:ConditionCheckItem", &["run", "trainee"]),
             ],
+        ),
+        (
+            "AttendanceFunction",
+            &[(
+                "dynamodb:PutItem",
+                &["attendance", "audit", "sync_job", "idempotency"],
+            )],
         ),
         (
             "TraineesFunction",

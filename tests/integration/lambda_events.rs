@@ -35,7 +35,7 @@ const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
 /// The HTTP API events (course-runs, audit-logs, users and trainers
 /// functions).
-const HTTP_EVENTS: [&str; 14] = [
+const HTTP_EVENTS: [&str; 15] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
@@ -47,6 +47,7 @@ const HTTP_EVENTS: [&str; 14] = [
     "list-audit-logs",
     "list-course-runs",
     "list-users",
+    RECORD_ATTENDANCE_EVENT,
     "remove-session",
     "update-course-run",
     "update-session",
@@ -65,6 +66,9 @@ const CREATE_TRAINER_EVENT: &str = "create-trainer";
 /// placeholders (EnrolmentsFunction).
 const CREATE_ENROLMENT_EVENT: &str = "create-enrolment";
 const TRAINEE_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000004";
+/// A session's attendance recorded by an Admin (AttendanceFunction).
+const RECORD_ATTENDANCE_EVENT: &str = "record-attendance";
+const ENROLMENT_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000005";
 /// A trainee created by an Admin (TraineesFunction).
 const CREATE_TRAINEE_EVENT: &str = "create-trainee";
 /// The token in the fixtures' Authorization header, and the user id in
@@ -168,8 +172,8 @@ async fn walk_the_trainee_event(sys: &TestSystem) -> String {
 
 /// create-enrolment through the enrolments function's router, with a real
 /// run and trainee in place of its placeholders: 201, pending; the replay
-/// answers the same.
-async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &str) {
+/// answers the same. Its id.
+async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &str) -> String {
     use tower::ServiceExt;
     let text = fixture(CREATE_ENROLMENT_EVENT)
         .replace(RUN_PLACEHOLDER, run_id)
@@ -191,6 +195,39 @@ async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &s
     let replay = send().await;
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body["id"], created.body["id"]);
+    created.body["id"].as_str().expect("id").to_string()
+}
+
+/// record-attendance through the attendance function's router, for a
+/// session of the run and its enrolment: the row recorded, the sheet at
+/// version 1, one audit record; the same event again is refused as stale
+/// (its If-Match "0" no longer holds) and changes nothing.
+async fn walk_the_attendance_event(sys: &TestSystem, session_id: &str, enrolment_id: &str) {
+    use tower::ServiceExt;
+    let text = fixture(RECORD_ATTENDANCE_EVENT)
+        .replace(SESSION_PLACEHOLDER, session_id)
+        .replace(ENROLMENT_PLACEHOLDER, enrolment_id);
+    let send = || async {
+        let req = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("record-attendance.json is not an API Gateway event: {e}"));
+        let router = tms_http::router(
+            sys.app.clone(),
+            tms_http::ActorSource::Authorizer,
+            &[tms_http::Resource::Attendance],
+        );
+        read_reply(router.oneshot(req).await.expect("infallible")).await
+    };
+    let recorded = send().await;
+    assert_eq!(recorded.status, 200, "{:?}", recorded.body);
+    assert_eq!(recorded.header("etag"), Some("\"1\""));
+    assert_eq!(recorded.body["rows"][0]["status"], "present");
+    assert_eq!(recorded.body["rows"][0]["sync_status"], "not_sent");
+    let again = send().await;
+    assert_eq!(again.status, 412, "{:?}", again.body);
+    assert_eq!(
+        sys.audit_actions("session_attendance", session_id).await,
+        ["attendance.recorded"]
+    );
 }
 
 async fn walk_the_events(sys: TestSystem) {
@@ -272,7 +309,10 @@ async fn walk_the_events(sys: TestSystem) {
     let (live_run, _) = sys
         .create_run(&tms_http::routes::course_runs::example_run())
         .await;
-    walk_the_enrolment_event(&sys, &live_run, &trainee_id).await;
+    let enrolment_id = walk_the_enrolment_event(&sys, &live_run, &trainee_id).await;
+    let run = sys.get(&format!("/course-runs/{live_run}")).await;
+    let session_id = run.body["sessions"][0]["id"].as_str().expect("a session");
+    walk_the_attendance_event(&sys, session_id, &enrolment_id).await;
 }
 
 #[tokio::test]

@@ -56,14 +56,15 @@ const fn spec(
 /// Per API: method, version, (request, response) encrypted, time-out.
 /// Versions: v1.0 for the course-run APIs (the encrypted "new" endpoints,
 /// as LT calls them); v1.5 for sessions (the newest value seen, EX); v1 for
-/// the enrolment APIs (LT and CI; EX's v3.0 is one source).
+/// the enrolment APIs (LT and CI; EX's v3.0 is one source); v1.5 for the
+/// attendance upload (as for sessions, EX).
 /// Encryption: API-NOTES §3's matrix; enrolment create, update (and
 /// cancel) and search are encrypted both ways, the view (GET) only in its
 /// answer.
 /// Time-outs: a create-enrolment can take over 30 s and still succeed
 /// (§12), so it waits 60 s; an unknown outcome is then resolved by a
 /// search, never by creating again.
-pub const API_TABLE: [ApiSpec; 9] = [
+pub const API_TABLE: [ApiSpec; 10] = [
     spec(Api::PublishRun, true, "v1.0", (true, false), 30),
     spec(Api::EditRun, true, "v1.0", (true, false), 30),
     spec(Api::GetRun, false, "v1.0", (false, false), 15),
@@ -73,6 +74,7 @@ pub const API_TABLE: [ApiSpec; 9] = [
     spec(Api::UpdateEnrolment, true, "v1", (true, true), 30),
     spec(Api::SearchEnrolments, true, "v1", (true, true), 15),
     spec(Api::GetEnrolment, false, "v1", (false, true), 15),
+    spec(Api::UploadAttendance, true, "v1.5", (true, false), 30),
 ];
 
 pub fn api_spec(api: Api) -> ApiSpec {
@@ -540,6 +542,7 @@ mod tests {
                 Api::GetRun | Api::RunsByCrn | Api::GetSessions => (false, false),
                 Api::CreateEnrolment | Api::UpdateEnrolment | Api::SearchEnrolments => (true, true),
                 Api::GetEnrolment => (false, true),
+                Api::UploadAttendance => (true, false),
             };
             assert_eq!(
                 (s.encrypted_request, s.encrypted_response),
@@ -563,6 +566,7 @@ mod tests {
             Api::CreateEnrolment,
             Api::UpdateEnrolment,
             Api::SearchEnrolments,
+            Api::UploadAttendance,
         ] {
             assert!(api_spec(api).post, "{api:?}");
         }

@@ -644,6 +644,20 @@ impl App {
         self.authorize(ctx, Area::CourseRuns, Action::Write, "course run")?;
         let on_conflict = OnConflict::against(if_match.as_ref(), "session");
         let (part, session, expected) = self.read_session(run_id, session_id, if_match).await?;
+        // Attendance is kept: a session with any recorded is not removed
+        // (1 GetItem: the session's attendance sheet exists once any row
+        // does).
+        let sheet_pk = keys::attendance_pk(session_id);
+        if self
+            .store
+            .get(&sheet_pk, keys::ATTENDANCE_SHEET_SK)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(
+                "the session has attendance recorded: it cannot be removed".into(),
+            ));
+        }
         let view = SessionView {
             session,
             version: expected,

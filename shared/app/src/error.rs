@@ -30,6 +30,13 @@ pub enum AppError {
     InvalidCursor,
     #[error("{0}")]
     TooLarge(String),
+    /// A list in the request holds more items than one change can take.
+    #[error("{field} must hold at most {limit} items; {given} given")]
+    TooManyRows {
+        field: &'static str,
+        limit: usize,
+        given: usize,
+    },
     /// A concurrent change (or a concurrent request with the same
     /// Idempotency-Key still in flight) got in the way; retry shortly.
     #[error("{0}")]

@@ -248,6 +248,28 @@ pub fn trainee_enrolments_pk(trainee_id: &tms_domain::ids::TraineeId) -> String 
     format!("TRAINEE#{trainee_id}#ENROLMENTS")
 }
 
+// --- attendance (in the session's own partition) -----------------------------
+
+/// A session's attendance: its sheet and one row per enrolment.
+pub fn attendance_pk(session_id: &SessionId) -> String {
+    format!("SESSION#{session_id}")
+}
+/// The sheet: sign-off, and the version that is the session's attendance
+/// ETag. It sorts before the rows.
+pub const ATTENDANCE_SHEET_SK: &str = "ATTENDANCE";
+/// Sort-key prefix of the sheet and every row.
+pub const ATTENDANCE_PREFIX: &str = "ATTENDANCE";
+pub fn attendance_row_sk(enrolment_id: &tms_domain::ids::EnrolmentId) -> String {
+    format!("ATTENDANCE#{enrolment_id}")
+}
+/// GSI1: an enrolment's attendance across sessions.
+pub fn enrolment_attendance_pk(enrolment_id: &tms_domain::ids::EnrolmentId) -> String {
+    format!("ENROLMENT#{enrolment_id}#ATTENDANCE")
+}
+pub fn enrolment_attendance_sk(date: NaiveDate, session_id: &SessionId) -> String {
+    format!("{date}#{session_id}")
+}
+
 // --- users and sign-in --------------------------------------------------------
 
 pub fn user_pk(id: &tms_domain::ids::UserId) -> String {
@@ -381,6 +403,15 @@ mod tests {
             run_enrolments_pk(&RunId::parse(R1).unwrap()),
             format!("RUN#{R1}#ENROLMENTS")
         );
+        assert_eq!(attendance_pk(&s1), format!("SESSION#{S1}"));
+        assert_eq!(ATTENDANCE_SHEET_SK, "ATTENDANCE");
+        assert_eq!(attendance_row_sk(&en), format!("ATTENDANCE#{T1}"));
+        assert!(ATTENDANCE_SHEET_SK < attendance_row_sk(&en).as_str());
+        assert_eq!(
+            enrolment_attendance_pk(&en),
+            format!("ENROLMENT#{T1}#ATTENDANCE")
+        );
+        assert_eq!(enrolment_attendance_sk(d, &s1), format!("2025-01-15#{S1}"));
     }
 
     #[test]

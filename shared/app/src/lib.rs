@@ -4,6 +4,7 @@
 //! ports, then enqueues the job.
 
 pub mod access;
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod context;
@@ -14,6 +15,7 @@ pub mod keys;
 pub mod pii;
 pub mod records;
 pub mod sync;
+mod sync_attendance;
 mod sync_course_run;
 mod sync_enrolment;
 pub mod sync_jobs;

@@ -42,6 +42,12 @@ impl Record for tms_domain::enrolment::Enrolment {
 impl Record for StoredTrainee {
     const ENTITY: EntityType = EntityType::Trainee;
 }
+impl Record for tms_domain::attendance::Sheet {
+    const ENTITY: EntityType = EntityType::SessionAttendance;
+}
+impl Record for tms_domain::attendance::AttendanceRecord {
+    const ENTITY: EntityType = EntityType::AttendanceRecord;
+}
 impl Record for SyncLock {
     const ENTITY: EntityType = EntityType::SyncLock;
 }
@@ -235,6 +241,35 @@ pub fn enrolment_guard_item(
         EntityType::EnrolmentGuard.as_str(),
         serde_json::json!({ "enrolment_id": enrolment_id }),
     )
+}
+
+pub fn attendance_sheet_item(
+    s: &tms_domain::attendance::Sheet,
+    version: u64,
+) -> Result<Item, AppError> {
+    item_of(
+        keys::attendance_pk(&s.session_id),
+        keys::ATTENDANCE_SHEET_SK.to_string(),
+        s,
+        version,
+    )
+}
+
+pub fn attendance_item(
+    r: &tms_domain::attendance::AttendanceRecord,
+    version: u64,
+) -> Result<Item, AppError> {
+    let mut item = item_of(
+        keys::attendance_pk(&r.session_id),
+        keys::attendance_row_sk(&r.enrolment_id),
+        r,
+        version,
+    )?;
+    item.gsi1 = Some(IndexKey::new(
+        keys::enrolment_attendance_pk(&r.enrolment_id),
+        keys::enrolment_attendance_sk(r.session_date, &r.session_id),
+    ));
+    Ok(item)
 }
 
 /// The guard that keeps a national id unique: under its keyed hash, it

@@ -51,7 +51,11 @@ pub struct SyncJobListParams {
 pub const MAX_REDRIVE: u32 = 1000;
 
 /// Entity types that have sync jobs today.
-pub const SYNCED_ENTITY_TYPES: [EntityType; 1] = [EntityType::CourseRun];
+pub const SYNCED_ENTITY_TYPES: [EntityType; 3] = [
+    EntityType::CourseRun,
+    EntityType::Enrolment,
+    EntityType::SessionAttendance,
+];
 
 /// Whether a cursor holds the keys a job listing makes: a job's table key
 /// and its index key on the same job.

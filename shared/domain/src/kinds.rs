@@ -75,6 +75,11 @@ named_enum! {
         Enrolment,
         /// The guard of one enrolment per trainee and run.
         EnrolmentGuard,
+        /// A session's attendance sheet: its sign-off, and the ETag of the
+        /// session's attendance (the audit trail of attendance is its).
+        SessionAttendance,
+        /// One trainee's attendance of one session.
+        AttendanceRecord,
     }
 }
 
@@ -150,6 +155,24 @@ named_enum! {
         #[serde(rename = "enrolment.sync_failed")]
         #[strum(serialize = "enrolment.sync_failed")]
         EnrolmentSyncFailed,
+        /// A session's rows recorded in one request.
+        #[serde(rename = "attendance.recorded")]
+        #[strum(serialize = "attendance.recorded")]
+        AttendanceRecorded,
+        /// One row changed.
+        #[serde(rename = "attendance.row_changed")]
+        #[strum(serialize = "attendance.row_changed")]
+        AttendanceRowChanged,
+        #[serde(rename = "attendance.signed_off")]
+        #[strum(serialize = "attendance.signed_off")]
+        AttendanceSignedOff,
+        /// The worker uploaded the session's rows to TPGateway.
+        #[serde(rename = "attendance.synced")]
+        #[strum(serialize = "attendance.synced")]
+        AttendanceSynced,
+        #[serde(rename = "attendance.sync_failed")]
+        #[strum(serialize = "attendance.sync_failed")]
+        AttendanceSyncFailed,
         /// A person asked for a failed or dead-lettered job to run again.
         #[serde(rename = "sync_job.retried")]
         #[strum(serialize = "sync_job.retried")]

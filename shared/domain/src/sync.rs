@@ -42,6 +42,8 @@ crate::named_enum! {
         EnrolmentUpsert,
         /// Cancel the enrolment on TPGateway.
         EnrolmentCancel,
+        /// Upload a signed-off session's attendance, one trainee per call.
+        AttendanceUpload,
     }
 }
 

@@ -12,10 +12,10 @@ use http::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::enrolment;
 use crate::envelope::{self, Detail};
 use crate::state::{App, State, StoredRun, StoredSession};
 use crate::validate::{self, member, Errors, RunInfo};
+use crate::{attendance, enrolment};
 use crate::{FakeAuth, Route};
 
 /// An answer that ends the handling early (boxed: a `Response` is large).
@@ -52,6 +52,9 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<Target> {
         ["courses", "courseRuns", "id", id] if !id.is_empty() => target(Route::GetRun, Some(id)),
         ["courses", "courseRuns", "reference"] => target(Route::RunsByCrn, None),
         ["courses", "runs", id, "sessions"] if !id.is_empty() => target(Route::Sessions, Some(id)),
+        ["courses", "runs", id, "sessions", "attendance"] if !id.is_empty() => {
+            target(Route::UploadAttendance, Some(id))
+        }
         ["tpg", "enrolments"] => target(Route::CreateEnrolment, None),
         ["tpg", "enrolments", "search"] => target(Route::SearchEnrolments, None),
         ["tpg", "enrolments", "details", r] if !r.is_empty() => {
@@ -71,7 +74,7 @@ fn api_versions(route: Route) -> &'static [&'static str] {
     match route {
         Route::Publish | Route::Edit => &["v1.0", "v1.2"],
         Route::GetRun | Route::RunsByCrn => &["v1.0"],
-        Route::Sessions => &["v1.3", "v1.4", "v1.5"],
+        Route::Sessions | Route::UploadAttendance => &["v1.3", "v1.4", "v1.5"],
         Route::CreateEnrolment
         | Route::UpdateEnrolment
         | Route::SearchEnrolments
@@ -96,7 +99,8 @@ pub(crate) async fn handle(app: &App, target: Option<Target>, req: Request<Body>
         | Route::Edit
         | Route::CreateEnrolment
         | Route::UpdateEnrolment
-        | Route::SearchEnrolments => Method::POST,
+        | Route::SearchEnrolments
+        | Route::UploadAttendance => Method::POST,
         _ => Method::GET,
     };
     if req.method() != method {
@@ -148,6 +152,11 @@ pub(crate) async fn handle(app: &App, target: Option<Target>, req: Request<Body>
         },
         // The view's request has no body; its answer is encrypted.
         Route::GetEnrolment => enrolment::view(app, id).encrypted(&app.key),
+        // The request is encrypted, the answer plain (API-NOTES §3).
+        Route::UploadAttendance => match read_body(req).await {
+            Ok(body) => attendance::upload(app, id, &body),
+            Err(r) => *r,
+        },
         Route::Token | Route::Any => envelope::not_found("No such API"),
     }
 }

@@ -14,6 +14,7 @@
 //! Request bodies are never logged: enrolments carry personal data.
 
 mod api;
+mod attendance;
 mod enrolment;
 mod envelope;
 mod server;
@@ -147,6 +148,8 @@ pub enum Route {
     SearchEnrolments,
     /// `GET /tpg/enrolments/details/{enrolmentRef}`
     GetEnrolment,
+    /// `POST /courses/runs/{runId}/sessions/attendance`
+    UploadAttendance,
     /// Any request (for [`FakeTpg::inject`], [`FakeTpg::calls`] and
     /// [`FakeTpg::accepted`]: all of them, unknown paths included).
     Any,
@@ -252,6 +255,38 @@ impl std::fmt::Debug for FakeEnrolment {
             .field("collection_status", &self.collection_status)
             .field("trainee", &"<redacted>")
             .field("update_count", &self.update_count)
+            .finish()
+    }
+}
+
+/// A trainee's attendance of a session, as last uploaded (API-NOTES §8).
+/// `Debug` leaves out the trainee's id and details.
+#[derive(Clone, PartialEq)]
+pub struct FakeAttendance {
+    pub run_id: String,
+    /// `{CRN}-{runId}-S{n}`.
+    pub session_id: String,
+    /// The trainee's id, trimmed and in capitals.
+    pub trainee_id: String,
+    /// `status.code` as text (`"1"` Confirmed ... `"4"` TP Voided).
+    pub status_code: String,
+    /// The trainee object as last uploaded.
+    pub trainee: serde_json::Value,
+    /// Accepted uploads for this trainee and session.
+    pub upload_count: u32,
+    pub created_on: String,
+    pub updated_on: String,
+}
+
+impl std::fmt::Debug for FakeAttendance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeAttendance")
+            .field("run_id", &self.run_id)
+            .field("session_id", &self.session_id)
+            .field("trainee_id", &"<redacted>")
+            .field("status_code", &self.status_code)
+            .field("trainee", &"<redacted>")
+            .field("upload_count", &self.upload_count)
             .finish()
     }
 }
@@ -419,6 +454,11 @@ impl FakeTpg {
     /// The runs it accepted, deleted ones included (flagged), by id.
     pub fn runs(&self) -> Vec<FakeRun> {
         self.inner.app.runs()
+    }
+
+    /// The attendance it accepted: one record per session and trainee.
+    pub fn attendance(&self) -> Vec<FakeAttendance> {
+        self.inner.app.attendance()
     }
 
     /// The enrolments it accepted, cancelled ones included, in the order

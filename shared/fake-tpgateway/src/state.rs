@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tms_tpgateway::EncryptionKey;
 
-use crate::{FakeAuth, FakeConfig, FakeEnrolment, FakeRun, FakeSession, FakeTrainer, Fault, Route};
+use crate::{
+    FakeAttendance, FakeAuth, FakeConfig, FakeEnrolment, FakeRun, FakeSession, FakeTrainer, Fault,
+    Route,
+};
 
 /// The first run id the fake issues (TPGateway's are numeric, API-NOTES §5).
 pub(crate) const FIRST_RUN_ID: u64 = 100_001;
@@ -35,6 +38,24 @@ pub(crate) struct State {
     pub(crate) enrolments: Vec<StoredEnrolment>,
     /// The `NNNNNN` of the next enrolment reference.
     next_enrolment: u32,
+    /// One record per (session, trainee), in the order first uploaded.
+    pub(crate) attendance: Vec<StoredAttendance>,
+}
+
+/// A trainee's attendance of a session, as last uploaded (API-NOTES §8).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredAttendance {
+    pub(crate) run_id: String,
+    pub(crate) session_id: String,
+    /// Trimmed, in capitals.
+    pub(crate) trainee_id: String,
+    /// `status.code` as text.
+    pub(crate) status_code: String,
+    /// The trainee object as last uploaded.
+    pub(crate) trainee: Value,
+    pub(crate) upload_count: u32,
+    pub(crate) created_on: String,
+    pub(crate) updated_on: String,
 }
 
 /// An enrolment the fake accepted (API-NOTES §7).
@@ -290,6 +311,23 @@ impl App {
                 deleted: r.deleted,
                 publish_count: r.publish_count,
                 edit_count: r.edit_count,
+            })
+            .collect()
+    }
+
+    pub(crate) fn attendance(&self) -> Vec<FakeAttendance> {
+        self.lock()
+            .attendance
+            .iter()
+            .map(|a| FakeAttendance {
+                run_id: a.run_id.clone(),
+                session_id: a.session_id.clone(),
+                trainee_id: a.trainee_id.clone(),
+                status_code: a.status_code.clone(),
+                trainee: a.trainee.clone(),
+                upload_count: a.upload_count,
+                created_on: a.created_on.clone(),
+                updated_on: a.updated_on.clone(),
             })
             .collect()
     }

@@ -91,9 +91,19 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Parses a JSON body into `T`, naming the field at fault: first strictly
 /// into a JSON value (syntax: 400; a duplicate key or a number out of range:
-/// 422 naming it), then into `T` (422 naming the field).
+/// 422 naming it), which must be an object (422), then into `T` (422
+/// naming the field).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value = strict_value(body)?;
+    // Every body the API takes is an object; serde would read a struct
+    // from an array of its fields in order (`[]` as a struct whose fields
+    // are all optional), so anything else is refused here.
+    if !value.is_object() {
+        return Err(ApiError::from(Problem::validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )])));
+    }
     decode_value(value).map_err(|v| ApiError::from(Problem::validation(v.0)))
 }
 

@@ -165,6 +165,19 @@ impl From<AppError> for ApiError {
                     .field("cursor", "is not a cursor this list returned")
             }
             AppError::TooLarge(m) => Problem::too_large().detail(m),
+            AppError::TooManyRows {
+                field,
+                limit,
+                given,
+            } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+            )
+            .detail(format!(
+                "{field} holds {given} items; one request takes at most {limit}: send the rest in further requests"
+            ))
+            .field(field.to_string(), format!("must hold at most {limit} items")),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "dependency unavailable");
                 Problem::new(

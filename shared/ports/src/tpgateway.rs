@@ -33,10 +33,12 @@ pub enum Api {
     SearchEnrolments,
     /// `GET /tpg/enrolments/details/{enrolmentRef}`
     GetEnrolment,
+    /// `POST /courses/runs/{runId}/sessions/attendance` (one trainee)
+    UploadAttendance,
 }
 
 impl Api {
-    pub const ALL: [Api; 9] = [
+    pub const ALL: [Api; 10] = [
         Api::PublishRun,
         Api::EditRun,
         Api::GetRun,
@@ -46,6 +48,7 @@ impl Api {
         Api::UpdateEnrolment,
         Api::SearchEnrolments,
         Api::GetEnrolment,
+        Api::UploadAttendance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Api {
             Api::UpdateEnrolment => "update_enrolment",
             Api::SearchEnrolments => "search_enrolments",
             Api::GetEnrolment => "get_enrolment",
+            Api::UploadAttendance => "upload_attendance",
         }
     }
 

@@ -1,8 +1,8 @@
 //! TPGateway payloads for course runs: the bodies we send and the parts of
 //! the answers we read (API-NOTES §4, §5, §6, §10, §12, §13). Pure: JSON in,
 //! JSON out; no I/O, no encryption (that is `tms-tpgateway`'s part).
-//! Enrolments are in [`enrolment`], with their own list of NOT FOUND
-//! choices.
+//! Enrolments are in [`enrolment`], attendance in [`attendance`], each
+//! with its own list of NOT FOUND choices.
 //!
 //! # Choices made where the notes have no evidence (NOT FOUND)
 //!
@@ -60,6 +60,7 @@
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 use serde_json::Value;
 
+pub mod attendance;
 pub mod course_run;
 pub mod enrolment;
 
