@@ -9,6 +9,7 @@ mod attendance;
 mod audit;
 mod auth;
 mod bad_input;
+mod call_counts;
 mod enrolments;
 mod infra_drift;
 mod lambda_events;
