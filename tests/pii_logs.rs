@@ -19,8 +19,9 @@ on_both_engines! {
     the_worker_opens_it_for_tpgateway_and_logs_it_nowhere => pii_sqlite_worker, pii_aws_worker;
 }
 
-/// An enrolment synced to the fake TPGateway: the worker opens the id and
-/// sends it (the fake has it), and no log line or stored item holds it.
+/// An enrolment and a session's attendance synced to the fake TPGateway:
+/// the worker opens the id and sends it (the fake has it), and no log line
+/// or stored item holds it.
 async fn the_worker_opens_it_for_tpgateway_and_logs_it_nowhere(sys: TestSystem) {
     let logs = capture();
     let nric = "T1000003Z";
@@ -41,6 +42,36 @@ async fn the_worker_opens_it_for_tpgateway_and_logs_it_nowhere(sys: TestSystem) 
     let fake = sys.fake().enrolments();
     assert_eq!(fake.len(), 1);
     assert_eq!(fake[0].trainee_id, nric, "TPGateway got the id");
+    // The session's attendance, signed off: the upload opens it too.
+    let session = sys.get(&format!("/course-runs/{run}")).await.body["sessions"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let uri = format!("/sessions/{session}/attendance");
+    let rows = json!({"rows": [{"enrolment_id": e.body["id"], "status": "present"}]});
+    let json = ("content-type", "application/json");
+    let r = sys
+        .call(
+            "PUT",
+            &uri,
+            &[json, ("if-match", "\"0\"")],
+            Some(rows.to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = sys
+        .call(
+            "POST",
+            &format!("{uri}/sign-off"),
+            &[json, ("if-match", "\"1\"")],
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sys.work().await;
+    let uploaded = sys.fake().attendance();
+    assert_eq!(uploaded.len(), 1);
+    assert_eq!(uploaded[0].trainee_id, nric, "TPGateway got the id");
     let log_text = String::from_utf8_lossy(&logs.0.lock().expect("logs")).to_string();
     assert!(
         log_text.contains("sync job succeeded"),
