@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod call_counts;
+mod course_of_events;
 mod enrolments;
 mod infra_drift;
 mod lambda_events;
