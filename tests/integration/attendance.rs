@@ -17,6 +17,7 @@ on_both_engines! {
     systems;
     a_session_is_recorded_changed_and_signed_off => attendance_sqlite_lifecycle, attendance_aws_lifecycle;
     a_trainer_records_and_signs_off_their_own_session => attendance_sqlite_trainer, attendance_aws_trainer;
+    the_largest_session_fits_one_change => attendance_sqlite_97_rows, attendance_aws_97_rows;
 }
 
 on_both_engines! {
@@ -253,6 +254,46 @@ async fn a_session_is_recorded_changed_and_signed_off(sys: TestSystem) {
     )
     .await;
     assert_eq!(unknown.status, 404, "{:?}", unknown.body);
+}
+
+/// The stated limit is real: a session of 97 enrolments is recorded in one
+/// request (one transaction of 100 operations on DynamoDB: 97 rows, the
+/// sheet, the audit record, and the job once signed off), and changed
+/// again after sign-off in one request with its job.
+async fn the_largest_session_fits_one_change(sys: TestSystem) {
+    let mut body = tms_http::routes::course_runs::example_run();
+    body["capacity"] = json!(120);
+    let (run, created) = sys.create_run(&body).await;
+    let session = created.body["sessions"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut ids = Vec::new();
+    for _ in 0..tms_domain::attendance::MAX_ROWS_PER_REQUEST {
+        ids.push(enrol(&sys, &run).await);
+    }
+    let uri = format!("/sessions/{session}/attendance");
+    let pairs: Vec<(&str, &str)> = ids.iter().map(|e| (e.as_str(), "present")).collect();
+    let r = put(&sys, &uri, Some("\"0\""), &rows(&pairs)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["rows"].as_array().map(Vec::len), Some(97));
+    let signed = sign_off(&sys, &session, Some("\"1\"")).await;
+    assert_eq!(signed.status, 200, "{:?}", signed.body);
+    // After sign-off: 97 changed rows + sheet + audit + job = 100.
+    let pairs: Vec<(&str, &str)> = ids.iter().map(|e| (e.as_str(), "late")).collect();
+    let r = put(&sys, &uri, Some("\"2\""), &rows(&pairs)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["rows"]
+        .as_array()
+        .is_some_and(|rows| rows.iter().all(|r| r["status"] == "late")));
+    assert_eq!(
+        sys.audit_actions("session_attendance", &session).await,
+        [
+            "attendance.recorded",
+            "attendance.signed_off",
+            "attendance.recorded"
+        ]
+    );
 }
 
 /// A Trainer records and signs off the session they teach, not another's
