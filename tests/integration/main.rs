@@ -12,6 +12,7 @@ mod bad_input;
 mod call_counts;
 mod course_of_events;
 mod enrolments;
+mod infra_bootstrap;
 mod infra_drift;
 mod lambda_events;
 mod openapi;

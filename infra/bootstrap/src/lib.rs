@@ -1,7 +1,9 @@
 //! The one definition of the table and the queues (`infra/resources.json`)
 //! and the code that creates them against any endpoint: moto in the tests,
 //! LocalStack, or a real account for a developer's sandbox. `template.yaml`
-//! declares the same; a test keeps the two in step.
+//! declares the same; a test keeps the two in step. Also the secrets a
+//! local endpoint needs ([`ensure_secret`], [`local_secrets`]): in AWS the
+//! template makes them.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -57,6 +59,8 @@ pub enum InfraError {
     DynamoDb(String),
     #[error("SQS: {0}")]
     Sqs(String),
+    #[error("Secrets Manager: {0}")]
+    Secrets(String),
 }
 
 /// Parses the compiled-in definition.
@@ -232,4 +236,99 @@ async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, In
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or_else(|| InfraError::Sqs(format!("no ARN for queue {url}")))
+}
+
+/// Whether [`ensure_secret`] made the secret or found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretState {
+    Created,
+    Kept,
+}
+
+/// Creates the secret `name` with the value `make()` unless it exists; an
+/// existing secret keeps its value (a key already in use is never
+/// replaced). The value is never printed.
+pub async fn ensure_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> Result<SecretState, InfraError> {
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(_) => return Ok(SecretState::Kept),
+        Err(e) => {
+            let not_found = e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception());
+            if !not_found {
+                return Err(InfraError::Secrets(format!("describe {name}: {e}")));
+            }
+        }
+    }
+    match client
+        .create_secret()
+        .name(name)
+        .secret_string(make())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(SecretState::Created),
+        // Made by someone else in between: theirs stays.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_exists_exception()) =>
+        {
+            Ok(SecretState::Kept)
+        }
+        Err(e) => Err(InfraError::Secrets(format!("create {name}: {e}"))),
+    }
+}
+
+/// The secrets of a local endpoint, by name: the access-token signing key
+/// and the national-id keys, each generated in the form the template
+/// generates; TPGateway's connection when its document is given (it is
+/// the provider's, never generated). Answers each secret's state.
+pub async fn local_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    names: &SecretNames,
+    tpgateway_document: Option<String>,
+) -> Result<Vec<(String, SecretState)>, InfraError> {
+    let mut out = Vec::new();
+    let auth = ensure_secret(
+        client,
+        &names.auth,
+        tms_auth::key::SigningKey::generate_document,
+    )
+    .await?;
+    out.push((names.auth.clone(), auth));
+    let pii = ensure_secret(
+        client,
+        &names.pii,
+        tms_auth::pii::PiiKeys::generate_document,
+    )
+    .await?;
+    out.push((names.pii.clone(), pii));
+    if let Some(doc) = tpgateway_document {
+        let tpg = ensure_secret(client, &names.tpgateway, || doc).await?;
+        out.push((names.tpgateway.clone(), tpg));
+    }
+    Ok(out)
+}
+
+/// The names of the secrets (the functions read them from
+/// TMS_AUTH_SECRET_ID, TMS_PII_SECRET_ID and TMS_TPGATEWAY_SECRET_ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretNames {
+    pub auth: String,
+    pub pii: String,
+    pub tpgateway: String,
+}
+
+impl Default for SecretNames {
+    fn default() -> Self {
+        SecretNames {
+            auth: "tms/auth".into(),
+            pii: "tms/pii".into(),
+            tpgateway: "tms/tpgateway".into(),
+        }
+    }
 }

@@ -48,6 +48,21 @@ impl SigningKey {
             .map_err(|_| KeyError::TooShort)
     }
 
+    /// A fresh signing-key document, `{"signing_key": "<base64>"}`: 32
+    /// bytes from the operating system's random source. For the local run
+    /// and the bootstrap of a local endpoint; in AWS CloudFormation makes
+    /// it once and keeps it.
+    ///
+    /// The OS source does not fail on the platforms this runs on (Linux
+    /// `getrandom`); if it ever did, this panics rather than make a weak
+    /// key.
+    pub fn generate_document() -> String {
+        use password_hash::rand_core::{OsRng, RngCore};
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        serde_json::json!({ "signing_key": STANDARD.encode(bytes) }).to_string()
+    }
+
     /// A fresh HMAC state keyed with this key.
     pub(crate) fn mac(&self) -> HmacSha256 {
         self.0.clone()
@@ -60,6 +75,15 @@ mod tests {
 
     // 32 bytes: "0123456789abcdef0123456789abcdef"
     const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn generated_documents_hold_fresh_valid_keys() {
+        let a: serde_json::Value = serde_json::from_str(&SigningKey::generate_document()).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&SigningKey::generate_document()).unwrap();
+        let key = a["signing_key"].as_str().unwrap();
+        assert!(SigningKey::from_base64(key).is_ok());
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn reads_standard_base64_of_32_bytes_or_more() {

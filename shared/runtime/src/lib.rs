@@ -117,12 +117,7 @@ pub fn actor_source(app: &App) -> ActorSource {
 /// A random signing-key document, for a local run without a key file (its
 /// tokens end with the process).
 pub fn random_auth_secret() -> String {
-    use base64::Engine;
-    let mut bytes = Vec::with_capacity(32);
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
-    serde_json::json!({ "signing_key": key }).to_string()
+    tms_auth::key::SigningKey::generate_document()
 }
 
 /// The signing key's source: a file, a document in memory, or (AWS)
