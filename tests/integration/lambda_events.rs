@@ -35,7 +35,7 @@ const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
 /// The HTTP API events (course-runs, audit-logs, users and trainers
 /// functions).
-const HTTP_EVENTS: [&str; 15] = [
+const HTTP_EVENTS: [&str; 17] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
@@ -46,7 +46,9 @@ const HTTP_EVENTS: [&str; 15] = [
     "get-course-run",
     "list-audit-logs",
     "list-course-runs",
+    LIST_SYNC_JOBS_EVENT,
     "list-users",
+    LOGIN_EVENT,
     RECORD_ATTENDANCE_EVENT,
     "remove-session",
     "update-course-run",
@@ -66,6 +68,11 @@ const CREATE_TRAINER_EVENT: &str = "create-trainer";
 /// placeholders (EnrolmentsFunction).
 const CREATE_ENROLMENT_EVENT: &str = "create-enrolment";
 const TRAINEE_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000004";
+/// The failed sync jobs, as Ops list them (SyncJobsFunction).
+const LIST_SYNC_JOBS_EVENT: &str = "list-sync-jobs";
+/// A sign-in (AuthFunction; public: no authorizer context) with the local
+/// run's first Admin.
+const LOGIN_EVENT: &str = "login";
 /// A session's attendance recorded by an Admin (AttendanceFunction).
 const RECORD_ATTENDANCE_EVENT: &str = "record-attendance";
 const ENROLMENT_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000005";
@@ -313,6 +320,20 @@ async fn walk_the_events(sys: TestSystem) {
     let run = sys.get(&format!("/course-runs/{live_run}")).await;
     let session_id = run.body["sessions"][0]["id"].as_str().expect("a session");
     walk_the_attendance_event(&sys, session_id, &enrolment_id).await;
+
+    // The sync jobs function: the failed jobs (none), as a page.
+    let jobs = invoke_function(&sys, LIST_SYNC_JOBS_EVENT, tms_http::Resource::SyncJobs).await;
+    assert_eq!(jobs.status, 200, "{:?}", jobs.body);
+    assert_eq!(jobs.body["items"], json!([]));
+    // The auth function: the first Admin signs in.
+    sys.app
+        .ensure_admin("admin@tms.local", Password::new("change me before use"))
+        .await
+        .expect("first admin");
+    let login = invoke_function(&sys, LOGIN_EVENT, tms_http::Resource::Auth).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    assert!(login.body["access_token"].is_string());
+    assert_eq!(login.header("x-correlation-id"), Some("evt-login"));
 }
 
 #[tokio::test]
@@ -347,12 +368,17 @@ fn every_event_file_is_exercised() {
             lambda_http::request::from_str(&event(n, RUN_PLACEHOLDER, SESSION_PLACEHOLDER)).is_ok(),
             "{n}"
         );
-        // Behind the authorizer: each carries its context, as in AWS.
+        // Behind the authorizer: each carries its context, as in AWS; a
+        // public route's (sign-in) carries none.
         let v: Value = serde_json::from_str(&fixture(n)).expect("JSON");
+        let context = if n == LOGIN_EVENT {
+            Value::Null
+        } else {
+            json!({ "user_id": USER_PLACEHOLDER, "roles": "admin" })
+        };
         assert_eq!(
-            v["requestContext"]["authorizer"]["lambda"],
-            json!({ "user_id": USER_PLACEHOLDER, "roles": "admin" }),
-            "{n}: the authorizer context of an Admin"
+            v["requestContext"]["authorizer"]["lambda"], context,
+            "{n}: the authorizer context of an Admin (none on a public route)"
         );
     }
     sqs_fixture_is_a_lambda_sqs_event();
