@@ -606,10 +606,14 @@ fn functions_point_at_the_declared_resources() {
     for output in [
         "ApiUrl",
         "TableName",
+        "TableArn",
         "SyncQueueUrl",
+        "SyncQueueArn",
         "SyncDeadLetterQueueUrl",
+        "SyncDeadLetterQueueArn",
         "TpGatewaySecretArn",
         "AuthSecretArn",
+        "PiiSecretArn",
     ] {
         at(&t, &["Outputs", output, "Value"]);
     }
@@ -2294,7 +2298,8 @@ fn password_functions_have_memory_for_argon2() {
     }
 }
 
-/// Alarms: a message in the DLQ, and an old message in the sync queue.
+/// Alarms: a message in the DLQ, an old message in the sync queue, the
+/// worker failing, and the API's 5xx rate; each notifies the topic.
 #[test]
 fn alarms_watch_the_dead_letter_queue_and_the_oldest_message() {
     let t = template();
@@ -2335,7 +2340,51 @@ fn alarms_watch_the_dead_letter_queue_and_the_oldest_message() {
         "oldest-message threshold {threshold}"
     );
 
-    for a in [depth, age] {
+    // The worker itself failing (crash, time-out, memory), not a job.
+    let worker = alarms
+        .iter()
+        .copied()
+        .find(|a| {
+            a.get("MetricName") == Some(&json!("Errors"))
+                && a.get("Dimensions")
+                    == Some(&json!([{ "Name": "FunctionName", "Value": { "Ref": "SyncWorkerFunction" } }]))
+        })
+        .expect("an alarm on the sync worker's errors");
+    assert_eq!(at(worker, &["Namespace"]), "AWS/Lambda");
+    assert_eq!(int(at(worker, &["Threshold"]), "Threshold"), 0);
+
+    // The API's 5xx rate: 5xx over requests of the HTTP API, as a percentage.
+    let api = alarms
+        .iter()
+        .copied()
+        .find(|a| a.get("Metrics").is_some())
+        .expect("an alarm on the API's 5xx rate");
+    let metrics = array(at(api, &["Metrics"]), "Metrics");
+    let stat = |name: &str| {
+        metrics
+            .iter()
+            .find(|m| m.pointer("/MetricStat/Metric/MetricName") == Some(&json!(name)))
+            .unwrap_or_else(|| panic!("the rate reads the API's {name}"))
+    };
+    for name in ["5xx", "Count"] {
+        let m = stat(name);
+        assert_eq!(
+            m.pointer("/MetricStat/Metric/Namespace"),
+            Some(&json!("AWS/ApiGateway"))
+        );
+        assert_eq!(
+            m.pointer("/MetricStat/Metric/Dimensions"),
+            Some(&json!([{ "Name": "ApiId", "Value": { "Ref": HTTP_API } }]))
+        );
+    }
+    let returned: Vec<&Value> = metrics
+        .iter()
+        .filter(|m| m.get("ReturnData") == Some(&json!(true)))
+        .collect();
+    assert_eq!(returned.len(), 1, "one expression is the alarm's value");
+    assert!(returned[0].get("Expression").is_some());
+
+    for a in [depth, age, worker, api] {
         for key in ["AlarmActions", "OKActions"] {
             assert!(a.get(key).is_some(), "the alarm notifies ({key})");
         }
