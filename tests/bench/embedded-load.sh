@@ -58,14 +58,50 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-body='{"course_ref":"TGS-2020000697","title":"Workplace Safety","registration_opening":"2025-01-01","registration_closing":"2025-01-10","start_date":"2025-01-15","end_date":"2025-01-16","delivery_mode":"classroom","capacity":20,"venue":{"floor":"03","unit":"01","postal_code":"408533","room":"R1"},"sessions":[{"session_date":"2025-01-15","start_time":"09:00","end_time":"18:00"}]}'
+login() {
+    curl -sf -X POST "$base/auth/login" -H 'content-type: application/json' \
+        -d '{"email": "admin@tms.local", "password": "change me before use"}' |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+# Every route but sign-in needs an access token (15 minutes: enough for a
+# run): sign in as the first Admin tms-local makes on a fresh file.
+token=$(login) || { echo "could not sign in; server log:" >&2; tail "$work/server.log" >&2; exit 1; }
 
-cat >"$work/bench.lua" <<LUA
+# Each POST a run of its own dates: TPGateway (the in-process fake) refuses a
+# second run of a course with the same dates, and the worker would then be
+# recording refusals instead of publishing.
+run_body() { # start date -> body
+    local start=$1 end
+    end=$(date -d "$start + 1 day" +%F)
+    printf '{"course_ref":"TGS-2020000697","title":"Workplace Safety","registration_opening":"2025-01-01","registration_closing":"2025-01-10","start_date":"%s","end_date":"%s","delivery_mode":"classroom","capacity":20,"venue":{"floor":"03","unit":"01","postal_code":"408533","room":"R1"},"sessions":[{"session_date":"%s","start_time":"09:00","end_time":"18:00"}]}' "$start" "$end" "$start"
+}
+body=$(run_body 2025-01-15)
+
+cat >"$work/bench.lua" <<'LUA'
 local method = os.getenv("BENCH_METHOD")
+local threads = {}
+local counter = 0
+function setup(thread)
+    thread:set("id", #threads)
+    table.insert(threads, thread)
+end
+function init(args)
+    -- Each thread's runs start 100000 days apart: no two requests share dates.
+    counter = id * 100000
+end
 wrk.method = method
-if method == "POST" then
-    wrk.body = [[$body]]
-    wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+function request()
+    if method ~= "POST" then
+        return wrk.format(nil, nil)
+    end
+    counter = counter + 1
+    local start = os.time({year = 2025, month = 1, day = 15, hour = 12}) + counter * 86400
+    local s = os.date("!%Y-%m-%d", start)
+    local e = os.date("!%Y-%m-%d", start + 86400)
+    local body = string.format('{"course_ref":"TGS-2020000697","title":"Workplace Safety","registration_opening":"2025-01-01","registration_closing":"2025-01-10","start_date":"%s","end_date":"%s","delivery_mode":"classroom","capacity":20,"venue":{"floor":"03","unit":"01","postal_code":"408533","room":"R1"},"sessions":[{"session_date":"%s","start_time":"09:00","end_time":"18:00"}]}', s, e, s)
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+        ["Authorization"] = wrk.headers["Authorization"]}, body)
 end
 function done(summary, latency, requests)
     local secs = summary.duration / 1e6
@@ -80,7 +116,7 @@ LUA
 
 # One run to read back (GET) before loading.
 location=$(curl -s -D - -o /dev/null -X POST "$base/course-runs" \
-    -H 'content-type: application/json' -d "$body" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+    -H "authorization: Bearer $token" -H 'content-type: application/json' -d "$body" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
 [ -n "$location" ] || { echo "could not create a run; server log:" >&2; tail "$work/server.log" >&2; exit 1; }
 
 # The worker handles each created run's sync message after the response:
@@ -100,11 +136,11 @@ PY
 results=()
 for c in $connections; do
     drain
-    results+=("$(BENCH_METHOD=POST BENCH_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" -s "$work/bench.lua" "$base/course-runs" | grep -E '^POST ')")
+    results+=("$(BENCH_METHOD=POST BENCH_TOKEN=$token BENCH_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" -s "$work/bench.lua" "$base/course-runs" | grep -E '^POST ')")
 done
 for c in $connections; do
     drain
-    results+=("$(BENCH_METHOD=GET BENCH_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" -s "$work/bench.lua" "$base$location" | grep -E '^GET ')")
+    results+=("$(BENCH_METHOD=GET BENCH_TOKEN=$token BENCH_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" -s "$work/bench.lua" "$base$location" | grep -E '^GET ')")
 done
 
 echo "tms-local ($bin), wrk -t$threads -d$duration, $(nproc) cores"
