@@ -35,7 +35,7 @@ const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
 /// The HTTP API events (course-runs, audit-logs, users and trainers
 /// functions).
-const HTTP_EVENTS: [&str; 14] = [
+const HTTP_EVENTS: [&str; 15] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
@@ -43,6 +43,7 @@ const HTTP_EVENTS: [&str; 14] = [
     CREATE_TRAINER_EVENT,
     CREATE_TRAINEE_EVENT,
     CREATE_ENROLMENT_EVENT,
+    CREATE_ASSESSMENT_EVENT,
     "get-course-run",
     "list-audit-logs",
     "list-course-runs",
@@ -65,6 +66,10 @@ const CREATE_TRAINER_EVENT: &str = "create-trainer";
 /// placeholders (EnrolmentsFunction).
 const CREATE_ENROLMENT_EVENT: &str = "create-enrolment";
 const TRAINEE_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000004";
+/// An assessment of the enrolment the test puts in place of the
+/// placeholder (AssessmentsFunction).
+const CREATE_ASSESSMENT_EVENT: &str = "create-assessment";
+const ENROLMENT_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000005";
 /// A trainee created by an Admin (TraineesFunction).
 const CREATE_TRAINEE_EVENT: &str = "create-trainee";
 /// The token in the fixtures' Authorization header, and the user id in
@@ -169,7 +174,7 @@ async fn walk_the_trainee_event(sys: &TestSystem) -> String {
 /// create-enrolment through the enrolments function's router, with a real
 /// run and trainee in place of its placeholders: 201, pending; the replay
 /// answers the same.
-async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &str) {
+async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &str) -> String {
     use tower::ServiceExt;
     let text = fixture(CREATE_ENROLMENT_EVENT)
         .replace(RUN_PLACEHOLDER, run_id)
@@ -191,6 +196,40 @@ async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &s
     let replay = send().await;
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body["id"], created.body["id"]);
+    created.body["id"].as_str().unwrap_or_default().to_string()
+}
+
+/// create-assessment through the assessments function's router, with a
+/// real enrolment in place of its placeholder: 201, version 1, its sync
+/// job queued; the replay answers the same.
+async fn walk_the_assessment_event(sys: &TestSystem, enrolment_id: &str) {
+    use tower::ServiceExt;
+    let text = fixture(CREATE_ASSESSMENT_EVENT).replace(ENROLMENT_PLACEHOLDER, enrolment_id);
+    let send = || async {
+        let req = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("create-assessment.json is not an API Gateway event: {e}"));
+        let router = tms_http::router(
+            sys.app.clone(),
+            tms_http::ActorSource::Authorizer,
+            &[tms_http::Resource::Assessments],
+        );
+        read_reply(router.oneshot(req).await.expect("infallible")).await
+    };
+    let queued = sys.message_counts().await.0;
+    let created = send().await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["result"], "pass");
+    assert_eq!(created.body["version"], 1);
+    assert_eq!(created.body["enrolment_id"], json!(enrolment_id));
+    assert_eq!(sys.message_counts().await.0, queued + 1);
+    let replay = send().await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body["id"], created.body["id"]);
+    let id = created.body["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        sys.audit_actions("assessment", &id).await,
+        ["assessment.created"]
+    );
 }
 
 async fn walk_the_events(sys: TestSystem) {
@@ -272,7 +311,8 @@ async fn walk_the_events(sys: TestSystem) {
     let (live_run, _) = sys
         .create_run(&tms_http::routes::course_runs::example_run())
         .await;
-    walk_the_enrolment_event(&sys, &live_run, &trainee_id).await;
+    let enrolment_id = walk_the_enrolment_event(&sys, &live_run, &trainee_id).await;
+    walk_the_assessment_event(&sys, &enrolment_id).await;
 }
 
 #[tokio::test]

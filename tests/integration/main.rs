@@ -5,6 +5,7 @@
 //! `tests/run`, starts it).
 
 mod api;
+mod assessments;
 mod audit;
 mod auth;
 mod bad_input;

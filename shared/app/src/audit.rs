@@ -12,13 +12,14 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [EntityType; 6] = [
+pub const AUDITED_ENTITY_TYPES: [EntityType; 7] = [
     EntityType::CourseRun,
     EntityType::SyncJob,
     EntityType::User,
     EntityType::Trainer,
     EntityType::Trainee,
     EntityType::Enrolment,
+    EntityType::Assessment,
 ];
 
 /// The query string of `GET /audit-logs`: one entity's trail

@@ -42,6 +42,11 @@ crate::named_enum! {
         EnrolmentUpsert,
         /// Cancel the enrolment on TPGateway.
         EnrolmentCancel,
+        /// Create the assessment on TPGateway, or update it when TPGateway
+        /// has it (its reference is stored).
+        AssessmentUpsert,
+        /// Void the assessment on TPGateway.
+        AssessmentVoid,
     }
 }
 

@@ -29,10 +29,11 @@ pub enum Resource {
     Trainers,
     Trainees,
     Enrolments,
+    Assessments,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 8] = [
+    pub const ALL: [Resource; 9] = [
         Resource::CourseRuns,
         Resource::AuditLogs,
         Resource::SyncJobs,
@@ -41,6 +42,7 @@ impl Resource {
         Resource::Trainers,
         Resource::Trainees,
         Resource::Enrolments,
+        Resource::Assessments,
     ];
 
     /// The resource's routes, each with its declaration.
@@ -54,6 +56,7 @@ impl Resource {
             Resource::Trainers => routes::trainers::routes(),
             Resource::Trainees => routes::trainees::routes(),
             Resource::Enrolments => routes::enrolments::routes(),
+            Resource::Assessments => routes::assessments::routes(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Idempotency-Key and query parameters. Routers are built from these
 //! declarations, so a route cannot be mounted without being described.
 
+pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod course_runs;
