@@ -567,6 +567,9 @@ fn capability(method: &str, path: &str) -> Option<(Area, Action, Ownership)> {
         p if p.starts_with("/trainees/") => (Area::Trainees, action, owned(Ownership::NotOwn)),
         // A session's attendance: not a Trainer's session.
         p if p.starts_with("/sessions/") => (Area::Attendance, action, Ownership::NotOwn),
+        // Assessments of an enrolment in a run that is not a Trainer's:
+        // reads and writes alike.
+        p if p.starts_with("/assessments") => (Area::Assessments, action, Ownership::NotOwn),
         other => panic!("no capability known for {other}: add it to the matrix test"),
     })
 }
@@ -581,6 +584,9 @@ fn expected(roles: Option<&[Role]>, method: &str, path: &str) -> &'static str {
         Some((area, action, ownership)) => match decide(roles, area, action, ownership) {
             Decision::Allow => "2xx",
             Decision::Deny(_) => "403",
+            // A create naming an enrolment the actor may not see: as if
+            // it did not exist (422 naming enrolment_id).
+            Decision::Hide if method == "POST" && path == "/assessments" => "422",
             Decision::Hide => "404",
         },
     }
@@ -739,6 +745,8 @@ pub(crate) struct Targets {
     /// A second trainee, not enrolled: for a new enrolment.
     pub other_trainee_id: String,
     pub enrolment_id: String,
+    /// An assessment of the enrolment.
+    pub assessment_id: String,
     pub run_id: String,
     pub session_id: String,
     pub job_id: String,
@@ -815,12 +823,27 @@ impl Targets {
         )
         .await;
         assert_eq!(enrolment.status, 201, "{:?}", enrolment.body);
+        let enrolment_id = enrolment.body["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let assessment = send(
+            sys,
+            Some(admin_token),
+            "POST",
+            "/assessments",
+            &[],
+            Some(&crate::assessments::assessment_body(&enrolment_id)),
+        )
+        .await;
+        assert_eq!(assessment.status, 201, "{:?}", assessment.body);
         Targets {
-            other_trainee_id: o.body["id"].as_str().unwrap_or_default().to_string(),
-            enrolment_id: enrolment.body["id"]
+            assessment_id: assessment.body["id"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+            other_trainee_id: o.body["id"].as_str().unwrap_or_default().to_string(),
+            enrolment_id,
             trainee_id,
             run_id,
             session_id,
@@ -853,6 +876,8 @@ impl Targets {
             self.enrolment_id.clone()
         } else if doc.path.starts_with("/sessions/") {
             self.session_id.clone()
+        } else if doc.path.starts_with("/assessments/") {
+            self.assessment_id.clone()
         } else {
             self.run_id.clone()
         };
@@ -890,6 +915,10 @@ impl Targets {
                 "{uri}?{}",
                 doc.query_example
                     .replace("0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee", &self.run_id)
+                    .replace(
+                        tms_http::routes::assessments::EXAMPLE_ENROLMENT_ID,
+                        &self.enrolment_id,
+                    )
             );
         }
         let mut headers: Vec<(String, String)> = Vec::new();
@@ -915,6 +944,7 @@ impl Targets {
                     .replace("{id}", &id)
                     .replace("/roles/{role}", "")
                     .replace("/cancel", "")
+                    .replace("/void", "")
             };
             let current = send(sys, Some(admin_token), "GET", &target, &[], None).await;
             let tag = if doc.path.contains("{session_id}") {
@@ -931,6 +961,8 @@ impl Targets {
                 enrolment_body(&self.run_id, &self.other_trainee_id)
             } else if doc.path == "/sessions/{id}/attendance" {
                 self.attendance_sheet()
+            } else if doc.path == "/assessments" {
+                crate::assessments::assessment_body(&self.enrolment_id)
             } else if doc.path == "/trainees" {
                 let mut t = (b.example)();
                 t["national_id"] = json!(fresh_nric());

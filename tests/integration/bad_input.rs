@@ -483,6 +483,18 @@ async fn bad_input_suite(sys: TestSystem) {
         .as_str()
         .expect("enrolment id")
         .to_string();
+    let assessment = sys
+        .post(
+            "/assessments",
+            &crate::assessments::assessment_body(&enrolment_id),
+            &[],
+        )
+        .await;
+    assert_eq!(assessment.status, 201, "{:?}", assessment.body);
+    let assessment_id = assessment.body["id"]
+        .as_str()
+        .expect("assessment id")
+        .to_string();
     // Creating it queued a sync job: the queue's count is the baseline.
     let before = (sys.all_versions().await, sys.message_counts().await);
     let docs = tms_http::route_docs(&tms_http::Resource::ALL);
@@ -499,6 +511,8 @@ async fn bad_input_suite(sys: TestSystem) {
             &enrolment_id
         } else if doc.path.starts_with("/sessions/") {
             &session_id
+        } else if doc.path.starts_with("/assessments/") {
+            &assessment_id
         } else {
             &run_id
         };

@@ -35,6 +35,7 @@ pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("TraineesFunction", tms_http::Resource::Trainees),
     ("EnrolmentsFunction", tms_http::Resource::Enrolments),
     ("AttendanceFunction", tms_http::Resource::Attendance),
+    ("AssessmentsFunction", tms_http::Resource::Assessments),
 ];
 
 /// The binaries of the Lambdas that are not HTTP functions.
@@ -1105,6 +1106,27 @@ fn function_grants_are_exactly_what_the_code_calls() {
             ],
         ),
         (
+            // Reads assessments, enrolments, idempotency records, a
+            // Trainer's link; queries an assessment's versions (its
+            // partition) and an enrolment's assessments (GSI1); puts
+            // assessments and their versions, audit, sync jobs and
+            // idempotency records; checks enrolments and trainers.
+            "AssessmentsFunction",
+            &[
+                (&["dynamodb:GetItem"], &["TmsTable"]),
+                (&["dynamodb:Query"], &["TmsTable", "TmsTable/index/GSI1"]),
+                (
+                    &["dynamodb:PutItem"],
+                    &["TmsTable[ASSESSMENT#*,AUDIT#*,SYNCJOB#*,IDEMPOTENCY#*]"],
+                ),
+                (
+                    &["dynamodb:ConditionCheckItem"],
+                    &["TmsTable[ENROLMENT#*,TRAINER#*]"],
+                ),
+                (&["sqs:SendMessage"], &["SyncQueue"]),
+            ],
+        ),
+        (
             "TraineesFunction",
             &[
                 (&["dynamodb:GetItem"], &["TmsTable"]),
@@ -1416,6 +1438,7 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
         EntityType::Trainee,
         EntityType::Enrolment,
         EntityType::SessionAttendance,
+        EntityType::Assessment,
     ]
     .into_iter()
     .map(|e| keys::audit_pk(e, id))
@@ -1453,6 +1476,12 @@ fn table_partition_keys() -> BTreeMap<&'static str, Vec<String>> {
             "enrolment",
             vec![keys::enrolment_pk(
                 &tms_domain::ids::EnrolmentId::parse(id).expect("an enrolment id"),
+            )],
+        ),
+        (
+            "assessment",
+            vec![keys::assessment_pk(
+                &tms_domain::ids::AssessmentId::parse(id).expect("an assessment id"),
             )],
         ),
         (
@@ -1599,6 +1628,20 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
                 "dynamodb:PutItem",
                 &["attendance", "audit", "sync_job", "idempotency"],
             )],
+        ),
+        (
+            // create/update/void: the assessment and its version item (the
+            // assessment's partition), the audit record, the sync job, the
+            // Idempotency-Key record; checks of the enrolment and the
+            // assessor (shared/app/src/assessments.rs).
+            "AssessmentsFunction",
+            &[
+                (
+                    "dynamodb:PutItem",
+                    &["assessment", "audit", "sync_job", "idempotency"],
+                ),
+                ("dynamodb:ConditionCheckItem", &["enrolment", "trainer"]),
+            ],
         ),
         (
             "TraineesFunction",

@@ -35,7 +35,7 @@ const SESSION_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000002";
 
 /// The HTTP API events (course-runs, audit-logs, users and trainers
 /// functions).
-const HTTP_EVENTS: [&str; 17] = [
+const HTTP_EVENTS: [&str; 18] = [
     "add-session",
     "cancel-course-run",
     "create-course-run",
@@ -43,6 +43,7 @@ const HTTP_EVENTS: [&str; 17] = [
     CREATE_TRAINER_EVENT,
     CREATE_TRAINEE_EVENT,
     CREATE_ENROLMENT_EVENT,
+    CREATE_ASSESSMENT_EVENT,
     "get-course-run",
     "list-audit-logs",
     "list-course-runs",
@@ -75,6 +76,9 @@ const LIST_SYNC_JOBS_EVENT: &str = "list-sync-jobs";
 const LOGIN_EVENT: &str = "login";
 /// A session's attendance recorded by an Admin (AttendanceFunction).
 const RECORD_ATTENDANCE_EVENT: &str = "record-attendance";
+/// An assessment of the enrolment the test puts in place of the
+/// placeholder (AssessmentsFunction).
+const CREATE_ASSESSMENT_EVENT: &str = "create-assessment";
 const ENROLMENT_PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000005";
 /// A trainee created by an Admin (TraineesFunction).
 const CREATE_TRAINEE_EVENT: &str = "create-trainee";
@@ -237,6 +241,39 @@ async fn walk_the_attendance_event(sys: &TestSystem, session_id: &str, enrolment
     );
 }
 
+/// create-assessment through the assessments function's router, with a
+/// real enrolment in place of its placeholder: 201, version 1, its sync
+/// job queued; the replay answers the same.
+async fn walk_the_assessment_event(sys: &TestSystem, enrolment_id: &str) {
+    use tower::ServiceExt;
+    let text = fixture(CREATE_ASSESSMENT_EVENT).replace(ENROLMENT_PLACEHOLDER, enrolment_id);
+    let send = || async {
+        let req = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("create-assessment.json is not an API Gateway event: {e}"));
+        let router = tms_http::router(
+            sys.app.clone(),
+            tms_http::ActorSource::Authorizer,
+            &[tms_http::Resource::Assessments],
+        );
+        read_reply(router.oneshot(req).await.expect("infallible")).await
+    };
+    let queued = sys.message_counts().await.0;
+    let created = send().await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["result"], "pass");
+    assert_eq!(created.body["version"], 1);
+    assert_eq!(created.body["enrolment_id"], json!(enrolment_id));
+    assert_eq!(sys.message_counts().await.0, queued + 1);
+    let replay = send().await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body["id"], created.body["id"]);
+    let id = created.body["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        sys.audit_actions("assessment", &id).await,
+        ["assessment.created"]
+    );
+}
+
 async fn walk_the_events(sys: TestSystem) {
     let none = "";
     let created = invoke(&sys, "create-course-run", none, none).await;
@@ -334,6 +371,7 @@ async fn walk_the_events(sys: TestSystem) {
     assert_eq!(login.status, 200, "{:?}", login.body);
     assert!(login.body["access_token"].is_string());
     assert_eq!(login.header("x-correlation-id"), Some("evt-login"));
+    walk_the_assessment_event(&sys, &enrolment_id).await;
 }
 
 #[tokio::test]

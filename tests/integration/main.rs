@@ -5,6 +5,7 @@
 //! `tests/run`, starts it).
 
 mod api;
+mod assessments;
 mod attendance;
 mod audit;
 mod auth;

@@ -12,7 +12,7 @@ use crate::records::decode;
 use crate::{keys, parse_paging, App, ListPage};
 
 /// Entity types that have an audit trail today.
-pub const AUDITED_ENTITY_TYPES: [EntityType; 7] = [
+pub const AUDITED_ENTITY_TYPES: [EntityType; 8] = [
     EntityType::CourseRun,
     EntityType::SyncJob,
     EntityType::User,
@@ -20,6 +20,7 @@ pub const AUDITED_ENTITY_TYPES: [EntityType; 7] = [
     EntityType::Trainee,
     EntityType::Enrolment,
     EntityType::SessionAttendance,
+    EntityType::Assessment,
 ];
 
 /// The query string of `GET /audit-logs`: one entity's trail

@@ -270,6 +270,42 @@ pub fn enrolment_attendance_sk(date: NaiveDate, session_id: &SessionId) -> Strin
     format!("{date}#{session_id}")
 }
 
+// --- assessments --------------------------------------------------------------
+
+pub fn assessment_pk(id: &tms_domain::ids::AssessmentId) -> String {
+    format!("ASSESSMENT#{id}")
+}
+/// The sort-key prefix of an assessment's versions (its history), under
+/// the assessment's own partition.
+pub const ASSESSMENT_VERSION_PREFIX: &str = "VERSION#";
+/// Sort key of one version: zero-padded, so the text order is the number's.
+pub fn assessment_version_sk(version: u64) -> String {
+    format!("{ASSESSMENT_VERSION_PREFIX}{version:020}")
+}
+/// GSI1: an enrolment's assessments, by assessment day.
+pub fn enrolment_assessments_pk(enrolment_id: &tms_domain::ids::EnrolmentId) -> String {
+    format!("ENROLMENT#{enrolment_id}#ASSESSMENTS")
+}
+/// Sort key of an assessment in its enrolment's listing: the day, then the id.
+pub fn assessment_listing_sk(assessed_at: NaiveDate, id: &tms_domain::ids::AssessmentId) -> String {
+    format!("{assessed_at}#{id}")
+}
+/// Whether a cursor of an enrolment's assessment listing holds keys the
+/// listing makes.
+pub fn is_assessment_cursor(c: &Cursor) -> bool {
+    is_item_listing_cursor(c, "ASSESSMENT#")
+}
+/// Whether a cursor of one assessment's history holds keys that history
+/// makes: the assessment's partition and a version sort key, no index.
+pub fn is_assessment_version_cursor(c: &Cursor, id: &tms_domain::ids::AssessmentId) -> bool {
+    c.pk == assessment_pk(id)
+        && c.ipk.is_none()
+        && c.isk.is_none()
+        && c.sk
+            .strip_prefix(ASSESSMENT_VERSION_PREFIX)
+            .is_some_and(|n| n.len() == 20 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 // --- users and sign-in --------------------------------------------------------
 
 pub fn user_pk(id: &tms_domain::ids::UserId) -> String {
@@ -479,5 +515,43 @@ mod tests {
             sk: "x#y".into(),
             ..audit
         }));
+    }
+
+    #[test]
+    fn assessment_keys() {
+        let a = tms_domain::ids::AssessmentId::parse(T1).unwrap();
+        let e = tms_domain::ids::EnrolmentId::parse(R1).unwrap();
+        let d = NaiveDate::from_ymd_opt(2025, 1, 16).unwrap();
+        assert_eq!(assessment_pk(&a), format!("ASSESSMENT#{T1}"));
+        assert_eq!(assessment_version_sk(7), "VERSION#00000000000000000007");
+        assert!(assessment_version_sk(10) > assessment_version_sk(9));
+        assert_eq!(
+            enrolment_assessments_pk(&e),
+            format!("ENROLMENT#{R1}#ASSESSMENTS")
+        );
+        assert_eq!(assessment_listing_sk(d, &a), format!("2025-01-16#{T1}"));
+        let listing = Cursor {
+            pk: assessment_pk(&a),
+            sk: assessment_pk(&a),
+            ipk: Some(enrolment_assessments_pk(&e)),
+            isk: Some(assessment_listing_sk(d, &a)),
+        };
+        assert!(is_assessment_cursor(&listing));
+        assert!(!is_assessment_version_cursor(&listing, &a));
+        let history = Cursor {
+            pk: assessment_pk(&a),
+            sk: assessment_version_sk(3),
+            ipk: None,
+            isk: None,
+        };
+        assert!(is_assessment_version_cursor(&history, &a));
+        assert!(!is_assessment_cursor(&history));
+        let other = tms_domain::ids::AssessmentId::parse(R1).unwrap();
+        assert!(!is_assessment_version_cursor(&history, &other));
+        let forged = Cursor {
+            sk: "VERSION#1".into(),
+            ..history
+        };
+        assert!(!is_assessment_version_cursor(&forged, &a));
     }
 }

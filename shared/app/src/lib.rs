@@ -4,6 +4,7 @@
 //! ports, then enqueues the job.
 
 pub mod access;
+pub mod assessments;
 pub mod attendance;
 pub mod audit;
 pub mod auth;

@@ -51,6 +51,13 @@ impl Record for tms_domain::attendance::AttendanceRecord {
 impl Record for SyncLock {
     const ENTITY: EntityType = EntityType::SyncLock;
 }
+impl Record for tms_domain::assessment::Assessment {
+    const ENTITY: EntityType = EntityType::Assessment;
+}
+/// A version item holds the assessment as it was, with its number.
+impl Record for crate::assessments::AssessmentView {
+    const ENTITY: EntityType = EntityType::AssessmentVersion;
+}
 
 fn data<T: Serialize>(v: &T) -> Result<serde_json::Value, AppError> {
     serde_json::to_value(v).map_err(|e| AppError::Internal(format!("serialize: {e}")))
@@ -226,6 +233,33 @@ pub fn enrolment_item(
         .is_active()
         .then(|| IndexKey::new(keys::run_active_enrolments_pk(&e.course_run_id), listing));
     Ok(item)
+}
+
+/// The current assessment: GSI1 lists an enrolment's by assessment day.
+pub fn assessment_item(
+    a: &tms_domain::assessment::Assessment,
+    version: u64,
+) -> Result<Item, AppError> {
+    let pk = keys::assessment_pk(&a.id);
+    let mut item = item_of(pk.clone(), pk, a, version)?;
+    item.gsi1 = Some(IndexKey::new(
+        keys::enrolment_assessments_pk(&a.enrolment_id),
+        keys::assessment_listing_sk(a.fields.assessed_at, &a.id),
+    ));
+    Ok(item)
+}
+
+/// One immutable version of an assessment, in the assessment's partition
+/// (never rewritten: it is put only where none exists).
+pub fn assessment_version_item(
+    view: &crate::assessments::AssessmentView,
+) -> Result<Item, AppError> {
+    item_of(
+        keys::assessment_pk(&view.assessment.id),
+        keys::assessment_version_sk(view.version),
+        view,
+        1,
+    )
 }
 
 /// The guard of one enrolment per trainee and run: holds the enrolment's id.

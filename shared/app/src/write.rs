@@ -114,6 +114,19 @@ impl ChangeSet {
         self.push(WriteOp::Check { pk, sk, condition }, on_conflict);
     }
 
+    /// The transaction holds only if the item is still at this version
+    /// (a reference read before, whose state the change relies on).
+    pub fn check_version(
+        &mut self,
+        pk: String,
+        sk: String,
+        expected: u64,
+        on_conflict: OnConflict,
+    ) {
+        let condition = Condition::VersionIs(expected);
+        self.push(WriteOp::Check { pk, sk, condition }, on_conflict);
+    }
+
     /// Deletes an item that must exist (a guard moving on).
     pub fn delete_existing(&mut self, pk: String, sk: String, on_conflict: OnConflict) {
         let condition = Condition::Exists;

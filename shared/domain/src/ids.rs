@@ -116,6 +116,11 @@ typed_id!(
     "enrolment"
 );
 typed_id!(
+    /// An assessment of an enrolled trainee.
+    AssessmentId,
+    "assessment"
+);
+typed_id!(
     /// A sync job.
     JobId,
     "sync job"

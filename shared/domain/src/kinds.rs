@@ -80,6 +80,9 @@ named_enum! {
         SessionAttendance,
         /// One trainee's attendance of one session.
         AttendanceRecord,
+        Assessment,
+        /// One immutable version of an assessment (its history).
+        AssessmentVersion,
     }
 }
 
@@ -177,6 +180,22 @@ named_enum! {
         #[serde(rename = "sync_job.retried")]
         #[strum(serialize = "sync_job.retried")]
         SyncJobRetried,
+        #[serde(rename = "assessment.created")]
+        #[strum(serialize = "assessment.created")]
+        AssessmentCreated,
+        #[serde(rename = "assessment.updated")]
+        #[strum(serialize = "assessment.updated")]
+        AssessmentUpdated,
+        #[serde(rename = "assessment.voided")]
+        #[strum(serialize = "assessment.voided")]
+        AssessmentVoided,
+        /// TPGateway has the assessment's current version (the worker's record).
+        #[serde(rename = "assessment.synced")]
+        #[strum(serialize = "assessment.synced")]
+        AssessmentSynced,
+        #[serde(rename = "assessment.sync_failed")]
+        #[strum(serialize = "assessment.sync_failed")]
+        AssessmentSyncFailed,
     }
 }
 

@@ -6,6 +6,7 @@
 //! field-level problem at once ("parse, don't validate").
 
 pub mod access;
+pub mod assessment;
 pub mod attendance;
 pub mod audit;
 pub mod course_run;

@@ -44,6 +44,11 @@ crate::named_enum! {
         EnrolmentCancel,
         /// Upload a signed-off session's attendance, one trainee per call.
         AttendanceUpload,
+        /// Create the assessment on TPGateway, or update it when TPGateway
+        /// has it (its reference is stored).
+        AssessmentUpsert,
+        /// Void the assessment on TPGateway.
+        AssessmentVoid,
     }
 }
 

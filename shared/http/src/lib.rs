@@ -30,10 +30,11 @@ pub enum Resource {
     Trainees,
     Enrolments,
     Attendance,
+    Assessments,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 9] = [
+    pub const ALL: [Resource; 10] = [
         Resource::CourseRuns,
         Resource::AuditLogs,
         Resource::SyncJobs,
@@ -43,6 +44,7 @@ impl Resource {
         Resource::Trainees,
         Resource::Enrolments,
         Resource::Attendance,
+        Resource::Assessments,
     ];
 
     /// The resource's routes, each with its declaration.
@@ -57,6 +59,7 @@ impl Resource {
             Resource::Trainees => routes::trainees::routes(),
             Resource::Enrolments => routes::enrolments::routes(),
             Resource::Attendance => routes::attendance::routes(),
+            Resource::Assessments => routes::assessments::routes(),
         }
     }
 }

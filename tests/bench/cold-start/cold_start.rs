@@ -236,7 +236,6 @@ enum Event {
     Plain,
 }
 
-
 /// Every binary measured and the event it gets: a read where the function
 /// has one (a Query or GetItem against the table), else its one event.
 fn binaries() -> Vec<(&'static str, Event)> {

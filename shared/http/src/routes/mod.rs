@@ -4,6 +4,7 @@
 //! Idempotency-Key and query parameters. Routers are built from these
 //! declarations, so a route cannot be mounted without being described.
 
+pub mod assessments;
 pub mod attendance;
 pub mod audit;
 pub mod auth;

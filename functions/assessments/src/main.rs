@@ -1,0 +1,7 @@
+//! The assessments Lambda: `/assessments`.
+//! Everything but the resource is shared: tms_runtime::serve_http_lambda.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tms_runtime::serve_http_lambda(&[tms_http::Resource::Assessments]).await
+}
