@@ -604,7 +604,7 @@ fn class(status: u16) -> String {
 /// request changes nothing (items and queue messages counted before and
 /// after).
 async fn every_role_against_every_route(sys: TestSystem) {
-    let (admin_token, _) = admin(&sys).await;
+    let (mut admin_token, _) = admin(&sys).await;
     let mut actors: Vec<(String, Option<Vec<Role>>, Option<String>)> =
         vec![("no token".into(), None, None)];
     let all = [
@@ -618,6 +618,9 @@ async fn every_role_against_every_route(sys: TestSystem) {
         let (_, token) = user_with(&sys, &admin_token, &[*role], 10 + n).await;
         actors.push((role.as_str().into(), Some(vec![*role]), Some(token)));
     }
+    // Access tokens live 15 minutes at most, and the whole matrix takes
+    // longer on moto: everyone signs in again every 10 minutes.
+    let mut signed_in = std::time::Instant::now();
     // Someone whose record and roles the users routes act on.
     let (target_id, _) = user_with(&sys, &admin_token, &[Role::Auditor], 99).await;
     let docs: Vec<_> = tms_http::route_docs(&tms_http::Resource::ALL)
@@ -627,6 +630,20 @@ async fn every_role_against_every_route(sys: TestSystem) {
     let mut cells = 0;
     let mut mismatches = Vec::new();
     for doc in &docs {
+        if signed_in.elapsed() > std::time::Duration::from_secs(600) {
+            admin_token = admin(&sys).await.0;
+            for (n, (_, _, token)) in actors.iter_mut().skip(1).enumerate() {
+                let again = login(
+                    &sys,
+                    &format!("user{}@example.sg", 10 + n),
+                    "their own passphrase",
+                )
+                .await;
+                assert_eq!(again.status, 200, "{:?}", again.body);
+                *token = Some(tokens(&again).0);
+            }
+            signed_in = std::time::Instant::now();
+        }
         // Things to act on (a run with a session, a failed sync job, a
         // trainer), made again after a request that may have changed them.
         let mut targets: Option<Targets> = None;
