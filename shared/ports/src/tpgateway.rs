@@ -33,10 +33,18 @@ pub enum Api {
     SearchEnrolments,
     /// `GET /tpg/enrolments/details/{enrolmentRef}`
     GetEnrolment,
+    /// `POST /tpg/assessments`
+    CreateAssessment,
+    /// `POST /tpg/assessments/details/{assessmentRef}` (update or void)
+    UpdateAssessment,
+    /// `POST /tpg/assessments/search` (a POST that only reads)
+    SearchAssessments,
+    /// `GET /tpg/assessments/details/{assessmentRef}`
+    GetAssessment,
 }
 
 impl Api {
-    pub const ALL: [Api; 9] = [
+    pub const ALL: [Api; 13] = [
         Api::PublishRun,
         Api::EditRun,
         Api::GetRun,
@@ -46,6 +54,10 @@ impl Api {
         Api::UpdateEnrolment,
         Api::SearchEnrolments,
         Api::GetEnrolment,
+        Api::CreateAssessment,
+        Api::UpdateAssessment,
+        Api::SearchAssessments,
+        Api::GetAssessment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +71,10 @@ impl Api {
             Api::UpdateEnrolment => "update_enrolment",
             Api::SearchEnrolments => "search_enrolments",
             Api::GetEnrolment => "get_enrolment",
+            Api::CreateAssessment => "create_assessment",
+            Api::UpdateAssessment => "update_assessment",
+            Api::SearchAssessments => "search_assessments",
+            Api::GetAssessment => "get_assessment",
         }
     }
 
@@ -72,6 +88,8 @@ impl Api {
                 | Api::GetSessions
                 | Api::SearchEnrolments
                 | Api::GetEnrolment
+                | Api::SearchAssessments
+                | Api::GetAssessment
         )
     }
 }
@@ -218,6 +236,8 @@ mod tests {
             Api::GetSessions,
             Api::SearchEnrolments,
             Api::GetEnrolment,
+            Api::SearchAssessments,
+            Api::GetAssessment,
         ] {
             assert!(api.is_read(), "{api:?}");
         }
@@ -226,6 +246,8 @@ mod tests {
             Api::EditRun,
             Api::CreateEnrolment,
             Api::UpdateEnrolment,
+            Api::CreateAssessment,
+            Api::UpdateAssessment,
         ] {
             assert!(!api.is_read(), "{api:?}");
         }
