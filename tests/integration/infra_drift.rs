@@ -1005,7 +1005,7 @@ fn function_grants_are_exactly_what_the_code_calls() {
                 ),
                 (
                     &["dynamodb:PutItem"],
-                    &["TmsTable[RUN#*,ENROLMENT#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
+                    &["TmsTable[RUN#*,ENROLMENT#*,ASSESSMENT#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
                 ),
                 (&["dynamodb:DeleteItem"], &["TmsTable[SYNCLOCK#*]"]),
                 (
@@ -1538,7 +1538,14 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
             &[
                 (
                     "dynamodb:PutItem",
-                    &["run", "enrolment", "sync_job", "sync_lock", "audit"],
+                    &[
+                        "run",
+                        "enrolment",
+                        "assessment",
+                        "sync_job",
+                        "sync_lock",
+                        "audit",
+                    ],
                 ),
                 ("dynamodb:DeleteItem", &["sync_lock"]),
             ],

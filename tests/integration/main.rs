@@ -17,5 +17,6 @@ mod queue_conformance;
 mod secrets_conformance;
 mod store_conformance;
 mod sync;
+mod sync_assessments;
 mod sync_enrolments;
 mod trainees;

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod pii;
 pub mod records;
 pub mod sync;
+mod sync_assessment;
 mod sync_course_run;
 mod sync_enrolment;
 pub mod sync_jobs;

@@ -92,6 +92,7 @@ pub(crate) struct Done {
 pub(crate) enum Effect {
     Run(crate::sync_course_run::RunEffect),
     Enrolment(crate::sync_enrolment::EnrolmentEffect),
+    Assessment(crate::sync_assessment::AssessmentEffect),
 }
 
 impl Done {
@@ -256,6 +257,7 @@ impl App {
     async fn waiting_on(&self, job: &SyncJob) -> Result<Option<String>, AppError> {
         match job.entity_type {
             EntityType::Enrolment => self.enrolment_waits_on(job).await,
+            EntityType::Assessment => self.assessment_waits_on(job).await,
             _ => Ok(None),
         }
     }
@@ -265,6 +267,7 @@ impl App {
         match job.entity_type {
             EntityType::CourseRun => self.sync_course_run(job).await,
             EntityType::Enrolment => self.sync_enrolment(job).await,
+            EntityType::Assessment => self.sync_assessment(job).await,
             other => Err(JobError::App(AppError::Internal(format!(
                 "no sync handler for {other} jobs"
             )))),
@@ -445,6 +448,16 @@ impl App {
                         )
                         .await?;
                     }
+                    Some(Effect::Assessment(effect)) => {
+                        self.record_assessment_effect(
+                            &mut change,
+                            &claim.job,
+                            effect,
+                            &done.receipts,
+                            now,
+                        )
+                        .await?;
+                    }
                     None => {}
                 },
                 (EntityType::CourseRun, Outcome::Failed(failure)) => {
@@ -453,6 +466,10 @@ impl App {
                 }
                 (EntityType::Enrolment, Outcome::Failed(failure)) => {
                     self.record_enrolment_failure(&mut change, &claim.job, failure, now)
+                        .await?;
+                }
+                (EntityType::Assessment, Outcome::Failed(failure)) => {
+                    self.record_assessment_failure(&mut change, &claim.job, failure, now)
                         .await?;
                 }
                 _ => {}
