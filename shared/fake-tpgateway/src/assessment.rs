@@ -522,3 +522,89 @@ fn try_search(app: &App, body: &[u8]) -> Result<Answer, Answer> {
     let now = crate::envelope::now();
     Ok(Answer::ok(Value::Array(items), &now, &now))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(e: &Errors) -> Vec<&str> {
+        e.0.iter().map(|d| d.field.as_str()).collect()
+    }
+
+    #[test]
+    fn the_trainee_is_checked_with_a_plain_id_type() {
+        let mut e = Errors::default();
+        let ok = trainee(
+            &mut e,
+            &json!({"id": "s7020587d", "idType": "NRIC", "fullName": "Aileen Chong"}),
+        );
+        assert_eq!(ok, Some(("S7020587D".to_string(), "NRIC")));
+        assert!(e.is_empty());
+        let mut e = Errors::default();
+        assert_eq!(
+            trainee(
+                &mut e,
+                &json!({"id": "S7020587A", "idType": "NRIC", "fullName": "A"})
+            ),
+            None
+        );
+        assert_eq!(fields(&e), ["assessment.trainee.id"]);
+        // The enrolment's object form is not the assessment's.
+        let mut e = Errors::default();
+        trainee(
+            &mut e,
+            &json!({"id": "S7020587D", "idType": {"type": "NRIC"}}),
+        );
+        assert_eq!(
+            fields(&e),
+            ["assessment.trainee.idType", "assessment.trainee.fullName"]
+        );
+        // An OTHERS id has no check letter; `Others` is read in any case.
+        let mut e = Errors::default();
+        let other = trainee(
+            &mut e,
+            &json!({"id": "X1234", "idType": "Others", "fullName": "B"}),
+        );
+        assert_eq!(other, Some(("X1234".to_string(), "OTHERS")));
+    }
+
+    #[test]
+    fn codes_scores_and_dates() {
+        let mut e = Errors::default();
+        let o = outcome(
+            &mut e,
+            &json!({"result": "Exempt", "grade": "F", "score": 0, "assessmentDate": "2025-01-16"}),
+            true,
+        );
+        assert!(e.is_empty());
+        assert_eq!(
+            (o.result, o.grade, o.score),
+            (Some("Exempt"), Some("F"), Some(0))
+        );
+        let mut e = Errors::default();
+        outcome(
+            &mut e,
+            &json!({"result": "PASS", "grade": "a", "score": 100.5, "assessmentDate": "2025-02-30"}),
+            true,
+        );
+        assert_eq!(
+            fields(&e),
+            [
+                "assessment.result",
+                "assessment.grade",
+                "assessment.score",
+                "assessment.assessmentDate"
+            ]
+        );
+        // An update needs none of them.
+        let mut e = Errors::default();
+        let o = outcome(&mut e, &json!({"action": "update"}), false);
+        assert!(e.is_empty() && o.result.is_none() && o.date.is_none());
+        let mut e = Errors::default();
+        outcome(&mut e, &json!({}), true);
+        assert_eq!(
+            fields(&e),
+            ["assessment.result", "assessment.assessmentDate"]
+        );
+    }
+}
