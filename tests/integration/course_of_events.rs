@@ -1,7 +1,7 @@
 //! A full course of events on both engine sets, through the HTTP API and
 //! the worker, against the fake TPGateway over real HTTP: a run, a trainee,
-//! an enrolment, the session's attendance signed off, and the enrolment's
-//! cancel (assessments join it with their resource). Every entity ends synced, no job is
+//! an enrolment, the session's attendance signed off, an assessment, its
+//! void, and the enrolment's cancel. Every entity ends synced, no job is
 //! left failed or dead-lettered, and the fake holds exactly one record of
 //! each, in its final state.
 
@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tms_tests::{on_both_engines, TestSystem, JSON};
 
 use crate::api::run_body;
+use crate::assessments::assessment_body;
 use crate::auth::{enrolment_body, fresh_nric};
 
 on_both_engines! {
@@ -91,6 +92,50 @@ async fn run_to_cancel(sys: TestSystem) {
     let sheet = ok(sys.get(&uri).await, 200, "sheet").await;
     assert_eq!(sheet["rows"][0]["sync_status"], "accepted", "{sheet}");
 
+    // An assessment, synced with its reference, then voided.
+    let a = ok(
+        sys.post("/assessments", &assessment_body(&enrolment), &[])
+            .await,
+        201,
+        "assessment",
+    )
+    .await;
+    let assessment = a["id"].as_str().unwrap_or_default().to_string();
+    sys.work().await;
+    let a = ok(
+        sys.get(&format!("/assessments/{assessment}")).await,
+        200,
+        "assessment",
+    )
+    .await;
+    assert_eq!(a["sync_status"], "synced", "{a}");
+    assert!(a["sync_reference"].is_string(), "{a}");
+    ok(
+        sys.call(
+            "POST",
+            &format!("/assessments/{assessment}/void"),
+            &[JSON, ("if-match", &etag(&a))],
+            Some(
+                json!({"reason": "marked against the wrong skill"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await,
+        200,
+        "void",
+    )
+    .await;
+    sys.work().await;
+    let a = ok(
+        sys.get(&format!("/assessments/{assessment}")).await,
+        200,
+        "assessment",
+    )
+    .await;
+    assert_eq!(a["result"], "void", "{a}");
+    assert_eq!(a["sync_status"], "synced", "{a}");
+
     // The enrolment is cancelled: TPGateway's record too.
     let e = ok(
         sys.get(&format!("/enrolments/{enrolment}")).await,
@@ -150,4 +195,9 @@ async fn run_to_cancel(sys: TestSystem) {
     assert_eq!(attendance[0].status_code, "1");
     assert_eq!(attendance[0].session_id, runs[0].sessions[0].id);
     assert_eq!(attendance[0].upload_count, 1);
+    let assessments = fake.assessments();
+    assert_eq!(assessments.len(), 1);
+    assert!(assessments[0].void, "{:?}", assessments[0]);
+    assert_eq!(json!(assessments[0].reference), a["sync_reference"]);
+    assert_eq!(assessments[0].trainee_id, nric);
 }

@@ -1010,7 +1010,7 @@ fn function_grants_are_exactly_what_the_code_calls() {
                 ),
                 (
                     &["dynamodb:PutItem"],
-                    &["TmsTable[RUN#*,ENROLMENT#*,SESSION#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
+                    &["TmsTable[RUN#*,ENROLMENT#*,SESSION#*,ASSESSMENT#*,SYNCJOB#*,SYNCLOCK#*,AUDIT#*]"],
                 ),
                 (&["dynamodb:DeleteItem"], &["TmsTable[SYNCLOCK#*]"]),
                 (
@@ -1575,6 +1575,7 @@ fn write_leading_keys_are_the_keys_the_code_writes() {
                         "run",
                         "enrolment",
                         "attendance",
+                        "assessment",
                         "sync_job",
                         "sync_lock",
                         "audit",

@@ -21,5 +21,6 @@ mod queue_conformance;
 mod secrets_conformance;
 mod store_conformance;
 mod sync;
+mod sync_assessments;
 mod sync_enrolments;
 mod trainees;

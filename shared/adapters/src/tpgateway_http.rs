@@ -64,7 +64,7 @@ const fn spec(
 /// Time-outs: a create-enrolment can take over 30 s and still succeed
 /// (§12), so it waits 60 s; an unknown outcome is then resolved by a
 /// search, never by creating again.
-pub const API_TABLE: [ApiSpec; 10] = [
+pub const API_TABLE: [ApiSpec; 14] = [
     spec(Api::PublishRun, true, "v1.0", (true, false), 30),
     spec(Api::EditRun, true, "v1.0", (true, false), 30),
     spec(Api::GetRun, false, "v1.0", (false, false), 15),
@@ -75,6 +75,14 @@ pub const API_TABLE: [ApiSpec; 10] = [
     spec(Api::SearchEnrolments, true, "v1", (true, true), 15),
     spec(Api::GetEnrolment, false, "v1", (false, true), 15),
     spec(Api::UploadAttendance, true, "v1.5", (true, false), 30),
+    // Assessments (§9): encrypted as enrolments are (§3's matrix); v1 as
+    // for enrolments (the version is NOT FOUND for assessments); a create
+    // waits 60 s like an enrolment's, its unknown outcome resolved by a
+    // search.
+    spec(Api::CreateAssessment, true, "v1", (true, true), 60),
+    spec(Api::UpdateAssessment, true, "v1", (true, true), 30),
+    spec(Api::SearchAssessments, true, "v1", (true, true), 15),
+    spec(Api::GetAssessment, false, "v1", (false, true), 15),
 ];
 
 pub fn api_spec(api: Api) -> ApiSpec {
@@ -543,6 +551,10 @@ mod tests {
                 Api::CreateEnrolment | Api::UpdateEnrolment | Api::SearchEnrolments => (true, true),
                 Api::GetEnrolment => (false, true),
                 Api::UploadAttendance => (true, false),
+                Api::CreateAssessment | Api::UpdateAssessment | Api::SearchAssessments => {
+                    (true, true)
+                }
+                Api::GetAssessment => (false, true),
             };
             assert_eq!(
                 (s.encrypted_request, s.encrypted_response),

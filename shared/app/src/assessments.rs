@@ -298,6 +298,7 @@ impl App {
         id: &AssessmentId,
         params: &AssessmentVersionParams,
     ) -> Result<ListPage<AssessmentView>, AppError> {
+        self.authorize_owned(ctx, Area::Assessments, Action::Read, Ownership::Own, WHAT)?;
         let (limit, cursor) = parse_paging(params.limit.as_deref(), params.cursor.as_deref())?;
         if cursor
             .as_ref()

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod pii;
 pub mod records;
 pub mod sync;
+mod sync_assessment;
 mod sync_attendance;
 mod sync_course_run;
 mod sync_enrolment;

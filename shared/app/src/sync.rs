@@ -93,6 +93,7 @@ pub(crate) enum Effect {
     Run(crate::sync_course_run::RunEffect),
     Enrolment(crate::sync_enrolment::EnrolmentEffect),
     Attendance(crate::sync_attendance::AttendanceEffect),
+    Assessment(crate::sync_assessment::AssessmentEffect),
 }
 
 impl Done {
@@ -258,6 +259,7 @@ impl App {
         match job.entity_type {
             EntityType::Enrolment => self.enrolment_waits_on(job).await,
             EntityType::SessionAttendance => self.attendance_waits_on(job).await,
+            EntityType::Assessment => self.assessment_waits_on(job).await,
             _ => Ok(None),
         }
     }
@@ -268,6 +270,7 @@ impl App {
             EntityType::CourseRun => self.sync_course_run(job).await,
             EntityType::Enrolment => self.sync_enrolment(job).await,
             EntityType::SessionAttendance => self.sync_attendance(job).await,
+            EntityType::Assessment => self.sync_assessment(job).await,
             other => Err(JobError::App(AppError::Internal(format!(
                 "no sync handler for {other} jobs"
             )))),
@@ -457,6 +460,16 @@ impl App {
                             now,
                         )?;
                     }
+                    Some(Effect::Assessment(effect)) => {
+                        self.record_assessment_effect(
+                            &mut change,
+                            &claim.job,
+                            effect,
+                            &done.receipts,
+                            now,
+                        )
+                        .await?;
+                    }
                     None => {}
                 },
                 (EntityType::CourseRun, Outcome::Failed(failure)) => {
@@ -469,6 +482,10 @@ impl App {
                 }
                 (EntityType::SessionAttendance, Outcome::Failed(failure)) => {
                     self.record_attendance_failure(&mut change, &claim.job, failure, now)?;
+                }
+                (EntityType::Assessment, Outcome::Failed(failure)) => {
+                    self.record_assessment_failure(&mut change, &claim.job, failure, now)
+                        .await?;
                 }
                 _ => {}
             }

@@ -51,10 +51,11 @@ pub struct SyncJobListParams {
 pub const MAX_REDRIVE: u32 = 1000;
 
 /// Entity types that have sync jobs today.
-pub const SYNCED_ENTITY_TYPES: [EntityType; 3] = [
+pub const SYNCED_ENTITY_TYPES: [EntityType; 4] = [
     EntityType::CourseRun,
     EntityType::Enrolment,
     EntityType::SessionAttendance,
+    EntityType::Assessment,
 ];
 
 /// Whether a cursor holds the keys a job listing makes: a job's table key

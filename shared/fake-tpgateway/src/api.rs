@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::envelope::{self, Detail};
 use crate::state::{App, State, StoredRun, StoredSession};
 use crate::validate::{self, member, Errors, RunInfo};
-use crate::{attendance, enrolment};
+use crate::{assessment, attendance, enrolment};
 use crate::{FakeAuth, Route};
 
 /// An answer that ends the handling early (boxed: a `Response` is large).
@@ -64,6 +64,15 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<Target> {
                 target(Route::UpdateEnrolment, Some(r))
             }
         }
+        ["tpg", "assessments"] => target(Route::CreateAssessment, None),
+        ["tpg", "assessments", "search"] => target(Route::SearchAssessments, None),
+        ["tpg", "assessments", "details", r] if !r.is_empty() => {
+            if *method == Method::GET {
+                target(Route::GetAssessment, Some(r))
+            } else {
+                target(Route::UpdateAssessment, Some(r))
+            }
+        }
         _ => None,
     }
 }
@@ -79,6 +88,11 @@ fn api_versions(route: Route) -> &'static [&'static str] {
         | Route::UpdateEnrolment
         | Route::SearchEnrolments
         | Route::GetEnrolment => &["v1", "v3.0"],
+        // NOT FOUND for assessments: the enrolments' versions.
+        Route::CreateAssessment
+        | Route::UpdateAssessment
+        | Route::SearchAssessments
+        | Route::GetAssessment => &["v1", "v3.0"],
         Route::Token | Route::Any => &[],
     }
 }
@@ -100,13 +114,19 @@ pub(crate) async fn handle(app: &App, target: Option<Target>, req: Request<Body>
         | Route::CreateEnrolment
         | Route::UpdateEnrolment
         | Route::SearchEnrolments
-        | Route::UploadAttendance => Method::POST,
+        | Route::UploadAttendance
+        | Route::CreateAssessment
+        | Route::UpdateAssessment
+        | Route::SearchAssessments => Method::POST,
         _ => Method::GET,
     };
     if req.method() != method {
         // An enrolment's details path takes GET (view) and POST (update).
         let allowed = match target.route {
-            Route::UpdateEnrolment | Route::GetEnrolment => "GET, POST",
+            Route::UpdateEnrolment
+            | Route::GetEnrolment
+            | Route::UpdateAssessment
+            | Route::GetAssessment => "GET, POST",
             _ => method.as_str(),
         };
         return method_not_allowed(allowed);
@@ -157,6 +177,20 @@ pub(crate) async fn handle(app: &App, target: Option<Target>, req: Request<Body>
             Ok(body) => attendance::upload(app, id, &body),
             Err(r) => *r,
         },
+        // Assessments: encrypted both ways, the view in its answer (§3).
+        Route::CreateAssessment => match read_body(req).await {
+            Ok(body) => assessment::create(app, &body).encrypted(&app.key),
+            Err(r) => *r,
+        },
+        Route::UpdateAssessment => match read_body(req).await {
+            Ok(body) => assessment::update(app, id, &body).encrypted(&app.key),
+            Err(r) => *r,
+        },
+        Route::SearchAssessments => match read_body(req).await {
+            Ok(body) => assessment::search(app, &body).encrypted(&app.key),
+            Err(r) => *r,
+        },
+        Route::GetAssessment => assessment::view(app, id).encrypted(&app.key),
         Route::Token | Route::Any => envelope::not_found("No such API"),
     }
 }

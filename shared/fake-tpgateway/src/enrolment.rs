@@ -254,7 +254,7 @@ fn trainee_identity(e: &mut Errors, t: &Value, p: &str) -> Option<(String, &'sta
 
 /// `trainingPartner{uen, code}`: the UEN (when given, or when required)
 /// must be the provider's, else 403; the code must be the provider's.
-fn training_partner(
+pub(crate) fn training_partner(
     app: &App,
     e: &mut Errors,
     tp: Option<&Value>,
@@ -288,7 +288,7 @@ fn training_partner(
 
 /// The run `run_id` if it is published (not deleted) and, when `crn` is
 /// given, of that course; else the problem is pushed.
-fn published_run(
+pub(crate) fn published_run(
     state: &State,
     e: &mut Errors,
     run_id: &str,
@@ -328,7 +328,7 @@ fn duplicate() -> Answer {
     )
 }
 
-fn confirmed_in_run<'a>(
+pub(crate) fn confirmed_in_run<'a>(
     state: &'a State,
     trainee_id: &'a str,
     run_id: &'a str,

@@ -14,6 +14,7 @@
 //! Request bodies are never logged: enrolments carry personal data.
 
 mod api;
+mod assessment;
 mod attendance;
 mod enrolment;
 mod envelope;
@@ -150,6 +151,14 @@ pub enum Route {
     GetEnrolment,
     /// `POST /courses/runs/{runId}/sessions/attendance`
     UploadAttendance,
+    /// `POST /tpg/assessments`
+    CreateAssessment,
+    /// `POST /tpg/assessments/details/{assessmentRef}` (update or void)
+    UpdateAssessment,
+    /// `POST /tpg/assessments/search`
+    SearchAssessments,
+    /// `GET /tpg/assessments/details/{assessmentRef}`
+    GetAssessment,
     /// Any request (for [`FakeTpg::inject`], [`FakeTpg::calls`] and
     /// [`FakeTpg::accepted`]: all of them, unknown paths included).
     Any,
@@ -287,6 +296,49 @@ impl std::fmt::Debug for FakeAttendance {
             .field("status_code", &self.status_code)
             .field("trainee", &"<redacted>")
             .field("upload_count", &self.upload_count)
+            .finish()
+    }
+}
+
+/// An assessment the fake accepted (API-NOTES §9). `Debug` leaves out
+/// the trainee's id.
+#[derive(Clone, PartialEq)]
+pub struct FakeAssessment {
+    /// `ASM-YYMM-NNNNNN`.
+    pub reference: String,
+    pub course_reference_number: String,
+    pub run_id: String,
+    /// The trainee's enrolment in the run (its reference).
+    pub enrolment_reference: String,
+    /// Trimmed, in capitals.
+    pub trainee_id: String,
+    /// `NRIC`, `FIN` or `OTHERS`.
+    pub trainee_id_type: String,
+    /// `Pass`, `Fail` or `Exempt`.
+    pub result: String,
+    pub grade: Option<String>,
+    pub score: Option<u64>,
+    /// `YYYY-MM-DD`.
+    pub assessment_date: String,
+    pub skill_code: Option<String>,
+    pub void: bool,
+    /// Accepted updates and voids.
+    pub update_count: u32,
+}
+
+impl std::fmt::Debug for FakeAssessment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeAssessment")
+            .field("reference", &self.reference)
+            .field("run_id", &self.run_id)
+            .field("enrolment_reference", &self.enrolment_reference)
+            .field("trainee_id", &"<redacted>")
+            .field("result", &self.result)
+            .field("grade", &self.grade)
+            .field("score", &self.score)
+            .field("assessment_date", &self.assessment_date)
+            .field("void", &self.void)
+            .field("update_count", &self.update_count)
             .finish()
     }
 }
@@ -465,6 +517,12 @@ impl FakeTpg {
     /// they were created.
     pub fn enrolments(&self) -> Vec<FakeEnrolment> {
         self.inner.app.enrolments()
+    }
+
+    /// The assessments it accepted, void ones included, in the order they
+    /// were created.
+    pub fn assessments(&self) -> Vec<FakeAssessment> {
+        self.inner.app.assessments()
     }
 
     /// Requests received for `route` (faulted ones included).

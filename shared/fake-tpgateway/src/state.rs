@@ -40,6 +40,10 @@ pub(crate) struct State {
     next_enrolment: u32,
     /// One record per (session, trainee), in the order first uploaded.
     pub(crate) attendance: Vec<StoredAttendance>,
+    /// In the order they were created.
+    pub(crate) assessments: Vec<StoredAssessment>,
+    /// The `NNNNNN` of the next assessment reference.
+    next_assessment: u32,
 }
 
 /// A trainee's attendance of a session, as last uploaded (API-NOTES §8).
@@ -56,6 +60,52 @@ pub(crate) struct StoredAttendance {
     pub(crate) upload_count: u32,
     pub(crate) created_on: String,
     pub(crate) updated_on: String,
+}
+
+/// An assessment the fake accepted (API-NOTES §9).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredAssessment {
+    /// `ASM-YYMM-NNNNNN` (the fake's form: TPGateway's is NOT FOUND).
+    pub(crate) reference: String,
+    pub(crate) crn: String,
+    pub(crate) run_id: String,
+    /// The trainee's confirmed enrolment in the run when it was created.
+    pub(crate) enrolment_ref: String,
+    /// Trimmed, in capitals.
+    pub(crate) trainee_id: String,
+    pub(crate) trainee_id_type: String,
+    pub(crate) full_name: String,
+    /// `Pass`, `Fail` or `Exempt`.
+    pub(crate) result: String,
+    pub(crate) grade: Option<String>,
+    pub(crate) score: Option<u64>,
+    /// `YYYY-MM-DD`.
+    pub(crate) assessment_date: String,
+    pub(crate) skill_code: Option<String>,
+    pub(crate) void: bool,
+    pub(crate) update_count: u32,
+    pub(crate) created_on: String,
+    pub(crate) updated_on: String,
+}
+
+impl StoredAssessment {
+    fn public(&self) -> crate::FakeAssessment {
+        crate::FakeAssessment {
+            reference: self.reference.clone(),
+            course_reference_number: self.crn.clone(),
+            run_id: self.run_id.clone(),
+            enrolment_reference: self.enrolment_ref.clone(),
+            trainee_id: self.trainee_id.clone(),
+            trainee_id_type: self.trainee_id_type.clone(),
+            result: self.result.clone(),
+            grade: self.grade.clone(),
+            score: self.score,
+            assessment_date: self.assessment_date.clone(),
+            skill_code: self.skill_code.clone(),
+            void: self.void,
+            update_count: self.update_count,
+        }
+    }
 }
 
 /// An enrolment the fake accepted (API-NOTES §7).
@@ -187,6 +237,7 @@ impl App {
                 latency,
                 next_run_id: FIRST_RUN_ID,
                 next_enrolment: 1,
+                next_assessment: 1,
                 ..State::default()
             }),
         }
@@ -339,6 +390,14 @@ impl App {
             .map(StoredEnrolment::public)
             .collect()
     }
+
+    pub(crate) fn assessments(&self) -> Vec<crate::FakeAssessment> {
+        self.lock()
+            .assessments
+            .iter()
+            .map(StoredAssessment::public)
+            .collect()
+    }
 }
 
 impl State {
@@ -354,5 +413,12 @@ impl State {
         let n = self.next_enrolment;
         self.next_enrolment = if n >= 999_999 { 1 } else { n + 1 };
         format!("ENR-{yymm}-{n:06}")
+    }
+
+    /// The next assessment reference, `ASM-{yymm}-NNNNNN`.
+    pub(crate) fn take_assessment_ref(&mut self, yymm: &str) -> String {
+        let n = self.next_assessment;
+        self.next_assessment = if n >= 999_999 { 1 } else { n + 1 };
+        format!("ASM-{yymm}-{n:06}")
     }
 }

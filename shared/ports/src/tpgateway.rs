@@ -35,10 +35,18 @@ pub enum Api {
     GetEnrolment,
     /// `POST /courses/runs/{runId}/sessions/attendance` (one trainee)
     UploadAttendance,
+    /// `POST /tpg/assessments`
+    CreateAssessment,
+    /// `POST /tpg/assessments/details/{assessmentRef}` (update or void)
+    UpdateAssessment,
+    /// `POST /tpg/assessments/search` (a POST that only reads)
+    SearchAssessments,
+    /// `GET /tpg/assessments/details/{assessmentRef}`
+    GetAssessment,
 }
 
 impl Api {
-    pub const ALL: [Api; 10] = [
+    pub const ALL: [Api; 14] = [
         Api::PublishRun,
         Api::EditRun,
         Api::GetRun,
@@ -49,6 +57,10 @@ impl Api {
         Api::SearchEnrolments,
         Api::GetEnrolment,
         Api::UploadAttendance,
+        Api::CreateAssessment,
+        Api::UpdateAssessment,
+        Api::SearchAssessments,
+        Api::GetAssessment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +75,10 @@ impl Api {
             Api::SearchEnrolments => "search_enrolments",
             Api::GetEnrolment => "get_enrolment",
             Api::UploadAttendance => "upload_attendance",
+            Api::CreateAssessment => "create_assessment",
+            Api::UpdateAssessment => "update_assessment",
+            Api::SearchAssessments => "search_assessments",
+            Api::GetAssessment => "get_assessment",
         }
     }
 
@@ -76,6 +92,8 @@ impl Api {
                 | Api::GetSessions
                 | Api::SearchEnrolments
                 | Api::GetEnrolment
+                | Api::SearchAssessments
+                | Api::GetAssessment
         )
     }
 }
@@ -222,6 +240,8 @@ mod tests {
             Api::GetSessions,
             Api::SearchEnrolments,
             Api::GetEnrolment,
+            Api::SearchAssessments,
+            Api::GetAssessment,
         ] {
             assert!(api.is_read(), "{api:?}");
         }
@@ -230,6 +250,8 @@ mod tests {
             Api::EditRun,
             Api::CreateEnrolment,
             Api::UpdateEnrolment,
+            Api::CreateAssessment,
+            Api::UpdateAssessment,
         ] {
             assert!(!api.is_read(), "{api:?}");
         }

@@ -60,6 +60,7 @@
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 use serde_json::Value;
 
+pub mod assessment;
 pub mod attendance;
 pub mod course_run;
 pub mod enrolment;
