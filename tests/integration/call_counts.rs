@@ -1,5 +1,5 @@
 //! The number of DynamoDB and SQS calls each route of the seed's records
-//! makes (trainees, enrolments, attendance), counted by the SDK
+//! makes (trainees, enrolments, attendance, assessments), counted by the SDK
 //! interceptor on the AWS engine set. A read is 1 GetItem or 1 Query, a
 //! create 1 TransactWriteItems + 1 SendMessage; a route that needs more
 //! says why (here and in its use case's doc comment).
@@ -138,6 +138,81 @@ async fn records_aws_call_counts_per_route() {
         c,
         map(&[
             ("Query", 3),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("SendMessage", 1)
+        ])
+    );
+    let a = sys
+        .post(
+            "/assessments",
+            &crate::assessments::assessment_body(&enrolment),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let assessment = a.body["id"].as_str().unwrap_or_default().to_string();
+    // + GetItem enrolment (exists, not cancelled, its run for a Trainer).
+    let c = measure("POST /assessments", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("SendMessage", 1)
+        ])
+    );
+    let _ = sys.get(&format!("/assessments/{assessment}")).await;
+    let c = measure("GET /assessments/{id}", sys.take_calls());
+    assert_eq!(c, map(&[("GetItem", 1)]));
+    let _ = sys
+        .get(&format!("/assessments?enrolment_id={enrolment}"))
+        .await;
+    // + GetItem enrolment (missing: 422; its run decides a Trainer's access).
+    let c = measure(
+        "GET /assessments?enrolment_id= (one page)",
+        sys.take_calls(),
+    );
+    assert_eq!(c, map(&[("GetItem", 1), ("Query", 1)]));
+    let _ = sys
+        .get(&format!("/assessments/{assessment}/versions"))
+        .await;
+    // + GetItem assessment (404, a Trainer's access).
+    let c = measure(
+        "GET /assessments/{id}/versions (one page)",
+        sys.take_calls(),
+    );
+    assert_eq!(c, map(&[("GetItem", 1), ("Query", 1)]));
+    let r = sys
+        .patch(
+            &format!("/assessments/{assessment}"),
+            &json!({"score": 85}),
+            Some("\"1\""),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = measure("PATCH /assessments/{id}", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("SendMessage", 1)
+        ])
+    );
+    let r = sys
+        .call(
+            "POST",
+            &format!("/assessments/{assessment}/void"),
+            &[JSON, ("if-match", "\"2\"")],
+            Some(json!({"reason": "wrong skill"}).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = measure("POST /assessments/{id}/void", sys.take_calls());
+    assert_eq!(
+        c,
+        map(&[
             ("GetItem", 1),
             ("TransactWriteItems", 1),
             ("SendMessage", 1)
