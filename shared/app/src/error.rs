@@ -63,6 +63,17 @@ pub enum AppError {
     Internal(String),
 }
 
+/// `None` for a `NotFound`, the value or the other error as they are: for
+/// the sync worker, to which a missing entity is an outcome (nothing to
+/// send, nothing to record), not a failure.
+pub(crate) fn found<T>(r: Result<T, AppError>) -> Result<Option<T>, AppError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl AppError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, AppError::Unavailable(_) | AppError::Contention(_))

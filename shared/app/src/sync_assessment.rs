@@ -23,7 +23,7 @@ use tms_domain::AuditAction;
 use tms_ports::{Api, ErrorKind, TpgError, TpgRequest};
 
 use crate::assessments::AssessmentView;
-use crate::error::AppError;
+use crate::error::{found, AppError};
 use crate::records::{assessment_item, assessment_version_item};
 use crate::sync::{Done, Effect, JobError};
 use crate::sync_course_run::provider_of;
@@ -60,23 +60,17 @@ impl App {
         let Ok(id) = AssessmentId::parse(&job.entity_id) else {
             return Ok(None);
         };
-        let (a, _) = match self.read_assessment(&id).await {
-            Ok(x) => x,
-            Err(AppError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some((a, _)) = found(self.read_assessment(&id).await)? else {
+            return Ok(None);
         };
         if job.job_type == JobType::AssessmentVoid && a.sync_reference.is_some() {
             return Ok(None);
         }
-        let (enrolment, _) = match self.read_enrolment(&a.enrolment_id).await {
-            Ok(e) => e,
-            Err(AppError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some((enrolment, _)) = found(self.read_enrolment(&a.enrolment_id).await)? else {
+            return Ok(None);
         };
-        let (run, _) = match self.read_run(&a.course_run_id).await {
-            Ok(r) => r,
-            Err(AppError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some((run, _)) = found(self.read_run(&a.course_run_id).await)? else {
+            return Ok(None);
         };
         Ok(if run.external_id.is_none() {
             Some("waiting for TPGateway to have the course run (its run id)".to_string())
@@ -91,26 +85,14 @@ impl App {
         let Ok(id) = AssessmentId::parse(&job.entity_id) else {
             return Ok(Done::nothing("the job names no valid assessment id"));
         };
-        let (a, version) = match self.read_assessment(&id).await {
-            Ok(x) => x,
-            Err(AppError::NotFound(_)) => {
-                return Ok(Done::nothing("the assessment no longer exists"))
-            }
-            Err(e) => return Err(e.into()),
+        let Some((a, version)) = found(self.read_assessment(&id).await)? else {
+            return Ok(Done::nothing("the assessment no longer exists"));
         };
-        let (enrolment, _) = match self.read_enrolment(&a.enrolment_id).await {
-            Ok(e) => e,
-            Err(AppError::NotFound(_)) => {
-                return Ok(Done::nothing("the enrolment no longer exists"))
-            }
-            Err(e) => return Err(e.into()),
+        let Some((enrolment, _)) = found(self.read_enrolment(&a.enrolment_id).await)? else {
+            return Ok(Done::nothing("the enrolment no longer exists"));
         };
-        let (run, _) = match self.read_run(&a.course_run_id).await {
-            Ok(r) => r,
-            Err(AppError::NotFound(_)) => {
-                return Ok(Done::nothing("the course run no longer exists"))
-            }
-            Err(e) => return Err(e.into()),
+        let Some((run, _)) = found(self.read_run(&a.course_run_id).await)? else {
+            return Ok(Done::nothing("the course run no longer exists"));
         };
         let (Some(tpg_run_id), Some(enrolment_ref)) =
             (run.external_id.clone(), enrolment.sync_reference.clone())
@@ -336,10 +318,8 @@ impl App {
         receipts: &[tms_domain::sync::Receipt],
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        let (mut a, version) = match self.read_assessment(&effect.id).await {
-            Ok(x) => x,
-            Err(AppError::NotFound(_)) => return Ok(()),
-            Err(err) => return Err(err),
+        let Some((mut a, version)) = found(self.read_assessment(&effect.id).await)? else {
+            return Ok(());
         };
         let before = a.clone();
         if let Some(r) = &effect.reference {
@@ -382,10 +362,8 @@ impl App {
         let Ok(id) = AssessmentId::parse(&job.entity_id) else {
             return Ok(());
         };
-        let (mut a, version) = match self.read_assessment(&id).await {
-            Ok(x) => x,
-            Err(AppError::NotFound(_)) => return Ok(()),
-            Err(err) => return Err(err),
+        let Some((mut a, version)) = found(self.read_assessment(&id).await)? else {
+            return Ok(());
         };
         a.sync.error = Some(failure.clone());
         a.sync_status = AssessmentSyncStatus::Failed;

@@ -19,7 +19,7 @@ use tms_domain::types::ModeOfTraining;
 use tms_domain::AuditAction;
 use tms_ports::{Api, Condition, ErrorKind, StoreError, TpgError, TpgRequest};
 
-use crate::error::AppError;
+use crate::error::{found, AppError};
 use crate::records::attendance_item;
 use crate::sync::{failure_of, Done, Effect, JobError};
 use crate::sync_course_run::provider_of;
@@ -59,10 +59,8 @@ impl App {
         }
         let read = self.read_attendance(&id).await?;
         for (row, _) in read.rows.iter().filter(|(r, _)| r.needs_retry()) {
-            let (e, _) = match self.read_enrolment(&row.enrolment_id).await {
-                Ok(x) => x,
-                Err(AppError::NotFound(_)) => continue,
-                Err(err) => return Err(err),
+            let Some((e, _)) = found(self.read_enrolment(&row.enrolment_id).await)? else {
+                continue;
             };
             if e.status != EnrolmentStatus::Cancelled && e.sync_reference.is_none() {
                 return Ok(Some(
@@ -78,16 +76,10 @@ impl App {
         &self,
         id: &SessionId,
     ) -> Result<Option<(Session, CourseRun)>, AppError> {
-        let (session, _) = match self.find_session(id).await {
-            Ok(s) => s,
-            Err(AppError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some((session, _)) = found(self.find_session(id).await)? else {
+            return Ok(None);
         };
-        match self.read_run(&session.course_run_id).await {
-            Ok((run, _)) => Ok(Some((session, run))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(found(self.read_run(&session.course_run_id).await)?.map(|(run, _)| (session, run)))
     }
 
     pub(crate) async fn sync_attendance(&self, job: &SyncJob) -> Result<Done, JobError> {

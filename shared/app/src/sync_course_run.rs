@@ -21,7 +21,7 @@ use tms_domain::{AuditAction, EntityType};
 use tms_ports::{Api, ErrorKind, TpgError, TpgRequest, TpgResponse};
 
 use crate::course_runs::RunPartition;
-use crate::error::AppError;
+use crate::error::{found, AppError};
 use crate::records::{run_item, session_item};
 use crate::sync::{Done, JobError};
 use crate::write::{ChangeSet, OnConflict};
@@ -105,12 +105,8 @@ impl App {
         let Ok(run_id) = RunId::parse(&job.entity_id) else {
             return Ok(Done::nothing("the job names no valid course run id"));
         };
-        let part = match self.read_run_partition(&run_id).await {
-            Ok(p) => p,
-            Err(AppError::NotFound(_)) => {
-                return Ok(Done::nothing("the course run no longer exists"))
-            }
-            Err(e) => return Err(e.into()),
+        let Some(part) = found(self.read_run_partition(&run_id).await)? else {
+            return Ok(Done::nothing("the course run no longer exists"));
         };
         let provider = provider_of(self.tpgateway.provider().await?);
         match job.job_type {
@@ -459,10 +455,8 @@ impl App {
         receipts: &[Receipt],
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        let part = match self.read_run_partition(&effect.run_id).await {
-            Ok(p) => p,
-            Err(AppError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(part) = found(self.read_run_partition(&effect.run_id).await)? else {
+            return Ok(());
         };
         let mut run = part.run.clone();
         if let Some(ext) = &effect.external_id {
@@ -551,10 +545,8 @@ impl App {
         let Ok(run_id) = RunId::parse(&job.entity_id) else {
             return Ok(());
         };
-        let part = match self.read_run_partition(&run_id).await {
-            Ok(p) => p,
-            Err(AppError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(part) = found(self.read_run_partition(&run_id).await)? else {
+            return Ok(());
         };
         let mut run = part.run.clone();
         run.sync.error = Some(failure.clone());

@@ -16,7 +16,7 @@ use tms_domain::tpg::Provider;
 use tms_domain::AuditAction;
 use tms_ports::{Api, ErrorKind, TpgError, TpgRequest};
 
-use crate::error::AppError;
+use crate::error::{found, AppError};
 use crate::records::enrolment_item;
 use crate::sync::{Done, Effect, JobError};
 use crate::sync_course_run::provider_of;
@@ -45,18 +45,14 @@ impl App {
         let Ok(id) = EnrolmentId::parse(&job.entity_id) else {
             return Ok(None);
         };
-        let (enrolment, _) = match self.read_enrolment(&id).await {
-            Ok(e) => e,
-            Err(AppError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some((enrolment, _)) = found(self.read_enrolment(&id).await)? else {
+            return Ok(None);
         };
         if job.job_type == JobType::EnrolmentCancel && enrolment.sync_reference.is_some() {
             return Ok(None);
         }
-        let (run, _) = match self.read_run(&enrolment.course_run_id).await {
-            Ok(r) => r,
-            Err(AppError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some((run, _)) = found(self.read_run(&enrolment.course_run_id).await)? else {
+            return Ok(None);
         };
         Ok(run
             .external_id
@@ -68,19 +64,11 @@ impl App {
         let Ok(id) = EnrolmentId::parse(&job.entity_id) else {
             return Ok(Done::nothing("the job names no valid enrolment id"));
         };
-        let (enrolment, version) = match self.read_enrolment(&id).await {
-            Ok(e) => e,
-            Err(AppError::NotFound(_)) => {
-                return Ok(Done::nothing("the enrolment no longer exists"))
-            }
-            Err(e) => return Err(e.into()),
+        let Some((enrolment, version)) = found(self.read_enrolment(&id).await)? else {
+            return Ok(Done::nothing("the enrolment no longer exists"));
         };
-        let (run, _) = match self.read_run(&enrolment.course_run_id).await {
-            Ok(r) => r,
-            Err(AppError::NotFound(_)) => {
-                return Ok(Done::nothing("the course run no longer exists"))
-            }
-            Err(e) => return Err(e.into()),
+        let Some((run, _)) = found(self.read_run(&enrolment.course_run_id).await)? else {
+            return Ok(Done::nothing("the course run no longer exists"));
         };
         let Some(tpg_run_id) = run.external_id.clone() else {
             return Err(JobError::App(AppError::Unavailable(
@@ -330,10 +318,8 @@ impl App {
         receipts: &[tms_domain::sync::Receipt],
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        let (mut e, version) = match self.read_enrolment(&effect.id).await {
-            Ok(x) => x,
-            Err(AppError::NotFound(_)) => return Ok(()),
-            Err(err) => return Err(err),
+        let Some((mut e, version)) = found(self.read_enrolment(&effect.id).await)? else {
+            return Ok(());
         };
         let before = e.clone();
         if let Some(r) = &effect.reference {
@@ -385,10 +371,8 @@ impl App {
         let Ok(id) = EnrolmentId::parse(&job.entity_id) else {
             return Ok(());
         };
-        let (mut e, version) = match self.read_enrolment(&id).await {
-            Ok(x) => x,
-            Err(AppError::NotFound(_)) => return Ok(()),
-            Err(err) => return Err(err),
+        let Some((mut e, version)) = found(self.read_enrolment(&id).await)? else {
+            return Ok(());
         };
         e.sync.error = Some(failure.clone());
         if job.job_type == JobType::EnrolmentUpsert && e.status == EnrolmentStatus::Pending {
