@@ -10,7 +10,7 @@ use tms_runtime::{Config, Engine};
 async fn main() -> Result<(), lambda_runtime::Error> {
     tms_runtime::init_logging();
     let cfg = Config::from_env(Engine::Aws)?;
-    let app = tms_runtime::build_app(&cfg).await?;
+    let app = tms_runtime::build_app_without_tpgateway(&cfg).await?;
     lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| {
         let (app, cfg) = (app.clone(), cfg.clone());
         async move {

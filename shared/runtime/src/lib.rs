@@ -224,6 +224,54 @@ pub async fn build_app(cfg: &Config) -> Result<App, RuntimeError> {
     }
 }
 
+/// [`build_app`] for a binary that never handles a sync message (every
+/// Lambda but the sync worker): on the AWS engines its TPGateway is
+/// [`NoTpGateway`], so that the binary does not link the TPGateway HTTP
+/// client (reqwest) nor build one at start. A choice made here and not by
+/// a cargo feature: `sam build` builds every Lambda with the features of
+/// all of them, the sync worker's included.
+pub async fn build_app_without_tpgateway(cfg: &Config) -> Result<App, RuntimeError> {
+    match cfg.engine {
+        #[cfg(feature = "embedded")]
+        Engine::Embedded => embedded_app(cfg),
+        #[cfg(not(feature = "embedded"))]
+        Engine::Embedded => Err(RuntimeError::NotBuilt(
+            "the embedded engine (TMS_ENGINE=embedded)",
+        )),
+        Engine::Aws => aws_app_with(cfg, |_, _| Ok(Arc::new(NoTpGateway))).await,
+    }
+}
+
+/// The TPGateway of a binary that never handles a sync message, the only
+/// work that calls TPGateway. Should it ever be asked to, every call fails
+/// as not done and worth retrying, so a job would wait for the sync worker
+/// rather than be given up.
+pub struct NoTpGateway;
+
+impl NoTpGateway {
+    fn refuse(api: tms_ports::Api) -> tms_ports::TpgError {
+        tms_ports::TpgError::local(
+            api,
+            tms_ports::ErrorKind::Transient,
+            "the TPGateway client is not built into this binary",
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl TpGateway for NoTpGateway {
+    async fn provider(&self) -> Result<tms_ports::ProviderIdentity, tms_ports::TpgError> {
+        Err(Self::refuse(tms_ports::Api::PublishRun))
+    }
+
+    async fn call(
+        &self,
+        request: tms_ports::TpgRequest,
+    ) -> Result<tms_ports::TpgResponse, tms_ports::TpgError> {
+        Err(Self::refuse(request.api))
+    }
+}
+
 /// The embedded default: one SQLite file holds the table and the queues,
 /// and one database handle serves both, so that every write of the store
 /// and the queue goes through the same writer connection.
@@ -257,18 +305,34 @@ pub fn embedded_app(cfg: &Config) -> Result<App, RuntimeError> {
 /// AWS. With `TMS_BOOTSTRAP=true` the table and queues are created first
 /// from infra/resources.json (local use only; in AWS the template does it).
 pub async fn aws_app(cfg: &Config) -> Result<App, RuntimeError> {
+    aws_app_with(cfg, aws_tpgateway).await
+}
+
+/// The TPGateway client of the AWS engines: a secret file (or the local
+/// run's in-memory document) wins; else Secrets Manager. The secret is read
+/// on the first TPGateway call only.
+fn aws_tpgateway(
+    cfg: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Arc<dyn TpGateway>, RuntimeError> {
+    if cfg.tpgateway.secret_file.is_some() || cfg.tpgateway.inline_secret.is_some() {
+        local_tpgateway(&cfg.tpgateway)
+    } else {
+        let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(sdk));
+        tpgateway_client(&cfg.tpgateway, Arc::new(secrets), &cfg.tpgateway.secret_id)
+    }
+}
+
+/// [`aws_app`] with the TPGateway `tpgateway` makes (a generic, so that a
+/// binary links only the TPGateway it asks for).
+async fn aws_app_with<F>(cfg: &Config, tpgateway: F) -> Result<App, RuntimeError>
+where
+    F: FnOnce(&Config, &aws_config::SdkConfig) -> Result<Arc<dyn TpGateway>, RuntimeError>,
+{
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    // A secret file (or the local run's in-memory document) wins; else
-    // Secrets Manager. The secret is read on the first TPGateway call only.
-    let tpgateway = if cfg.tpgateway.secret_file.is_some() || cfg.tpgateway.inline_secret.is_some()
-    {
-        local_tpgateway(&cfg.tpgateway)?
-    } else {
-        let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&sdk));
-        tpgateway_client(&cfg.tpgateway, Arc::new(secrets), &cfg.tpgateway.secret_id)?
-    };
+    let tpgateway = tpgateway(cfg, &sdk)?;
     let (main_url, dlq_url) = if cfg.bootstrap {
         bootstrap(cfg, &dynamo, &sqs).await?
     } else {
@@ -336,7 +400,26 @@ pub async fn sweep(app: &App, cfg: &Config) -> Result<serde_json::Value, tms_app
 pub async fn serve_http_lambda(resources: &[tms_http::Resource]) -> Result<(), lambda_http::Error> {
     init_logging();
     let cfg = Config::from_env(Engine::Aws)?;
-    let app = build_app(&cfg).await?;
+    let app = build_app_without_tpgateway(&cfg).await?;
     let router = tms_http::router(app, ActorSource::Authorizer, resources);
     lambda_http::run(router).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tms_ports::{Api, ErrorKind, TpgRequest};
+
+    #[tokio::test]
+    async fn no_tpgateway_refuses_every_call_as_worth_retrying() {
+        let tpg = NoTpGateway;
+        let e = tpg.provider().await.expect_err("no provider");
+        assert_eq!(e.kind, ErrorKind::Transient);
+        assert_eq!(e.status, None);
+        let e = tpg
+            .call(TpgRequest::new(Api::EditRun, "/courses/courseRuns/edit/1"))
+            .await
+            .expect_err("no call");
+        assert_eq!((e.api, e.kind), (Api::EditRun, ErrorKind::Transient));
+    }
 }
