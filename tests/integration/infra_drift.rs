@@ -2435,3 +2435,35 @@ fn alarms_watch_the_dead_letter_queue_and_the_oldest_message() {
         assert_eq!(at(a, &["TreatMissingData"]), "notBreaching");
     }
 }
+
+/// The workspace's `default-members` are exactly the Lambda crates: what
+/// `sam build` selects at the root (`cargo lambda build --bin <fn>`), so a
+/// function missing from it cannot be built, and any other member there
+/// would add its features (SQLite) to every Lambda.
+#[test]
+fn default_members_are_the_lambda_crates() {
+    let manifest =
+        std::fs::read_to_string(repo_root().join("Cargo.toml")).expect("the workspace manifest");
+    let start = manifest
+        .find("default-members = [")
+        .expect("a default-members list");
+    let list = &manifest[start..];
+    let end = list.find(']').expect("the list ends");
+    let members: BTreeSet<String> = list[..end]
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    let root = repo_root();
+    let crates: BTreeSet<String> = lambda_crates()
+        .into_iter()
+        .map(|c| {
+            Path::new(&c.dir)
+                .strip_prefix(&root)
+                .map(|p| p.display().to_string())
+                .unwrap_or(c.dir)
+        })
+        .collect();
+    assert_eq!(members, crates);
+}
