@@ -278,6 +278,13 @@ fn binaries() -> Vec<(&'static str, Event)> {
                 "",
             ),
         ),
+        (
+            "assessments",
+            get(
+                "/assessments",
+                "enrolment_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
+            ),
+        ),
         ("sync-worker", Event::Sqs),
         ("sync-sweeper", Event::Schedule),
     ]
