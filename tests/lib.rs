@@ -673,6 +673,7 @@ pub fn test_auth_config() -> tms_runtime::config::AuthConfig {
         inline_secret: Some(tms_runtime::random_auth_secret()),
         settings: tms_app::auth::AuthSettings::default(),
         bootstrap_admin: None,
+        warm_up: true,
     }
 }
 

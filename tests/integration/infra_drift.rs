@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 /// The HTTP functions of the template and the resources each one mounts
-/// (their `main.rs` passes the same list to `tms_http::router`). The routes
+/// (their `main.rs` passes `Resource::X.mount_fn()` to
+/// `tms_runtime::serve_http_lambda`). The routes
 /// themselves come from the routers' declarations, not from a list here.
 pub(crate) const HTTP_FUNCTIONS: &[(&str, tms_http::Resource)] = &[
     ("CourseRunsFunction", tms_http::Resource::CourseRuns),

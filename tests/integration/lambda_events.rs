@@ -117,15 +117,15 @@ async fn invoke(sys: &TestSystem, name: &str, run_id: &str, session_id: &str) ->
 }
 
 /// The event through one function's router, as that Lambda builds it
-/// (`tms_http::router(app, ActorSource::Authorizer, &[resource])`).
+/// (`tms_http::router_of(app, ActorSource::Authorizer, resource.mount_fn())`).
 async fn invoke_function(sys: &TestSystem, name: &str, resource: tms_http::Resource) -> Reply {
     use tower::ServiceExt;
     let req = lambda_http::request::from_str(&fixture(name))
         .unwrap_or_else(|e| panic!("{name}.json is not an API Gateway event: {e}"));
-    let router = tms_http::router(
+    let router = tms_http::router_of(
         sys.app.clone(),
         tms_http::ActorSource::Authorizer,
-        &[resource],
+        resource.mount_fn(),
     );
     read_reply(router.oneshot(req).await.expect("infallible")).await
 }
@@ -192,10 +192,10 @@ async fn walk_the_enrolment_event(sys: &TestSystem, run_id: &str, trainee_id: &s
     let send = || async {
         let req = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("create-enrolment.json is not an API Gateway event: {e}"));
-        let router = tms_http::router(
+        let router = tms_http::router_of(
             sys.app.clone(),
             tms_http::ActorSource::Authorizer,
-            &[tms_http::Resource::Enrolments],
+            tms_http::Resource::Enrolments.mount_fn(),
         );
         read_reply(router.oneshot(req).await.expect("infallible")).await
     };
@@ -221,10 +221,10 @@ async fn walk_the_attendance_event(sys: &TestSystem, session_id: &str, enrolment
     let send = || async {
         let req = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("record-attendance.json is not an API Gateway event: {e}"));
-        let router = tms_http::router(
+        let router = tms_http::router_of(
             sys.app.clone(),
             tms_http::ActorSource::Authorizer,
-            &[tms_http::Resource::Attendance],
+            tms_http::Resource::Attendance.mount_fn(),
         );
         read_reply(router.oneshot(req).await.expect("infallible")).await
     };
@@ -250,10 +250,10 @@ async fn walk_the_assessment_event(sys: &TestSystem, enrolment_id: &str) {
     let send = || async {
         let req = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("create-assessment.json is not an API Gateway event: {e}"));
-        let router = tms_http::router(
+        let router = tms_http::router_of(
             sys.app.clone(),
             tms_http::ActorSource::Authorizer,
-            &[tms_http::Resource::Assessments],
+            tms_http::Resource::Assessments.mount_fn(),
         );
         read_reply(router.oneshot(req).await.expect("infallible")).await
     };
@@ -780,10 +780,10 @@ async fn list_users(sys: &TestSystem, context: Option<&Value>) -> Reply {
     }
     let req = lambda_http::request::from_str(&v.to_string())
         .unwrap_or_else(|e| panic!("{LIST_USERS_EVENT}.json is not an API Gateway event: {e}"));
-    let router = tms_http::router(
+    let router = tms_http::router_of(
         sys.app.clone(),
         tms_http::ActorSource::Authorizer,
-        &[tms_http::Resource::Users],
+        tms_http::Resource::Users.mount_fn(),
     );
     read_reply(router.oneshot(req).await.expect("infallible")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tms_runtime::serve_http_lambda(&[tms_http::Resource::Trainers]).await
+    tms_runtime::serve_http_lambda(const { tms_http::Resource::Trainers.mount_fn() }).await
 }

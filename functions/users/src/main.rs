@@ -4,5 +4,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tms_runtime::serve_http_lambda(&[tms_http::Resource::Users]).await
+    tms_runtime::serve_http_lambda(const { tms_http::Resource::Users.mount_fn() }).await
 }

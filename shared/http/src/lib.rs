@@ -47,42 +47,80 @@ impl Resource {
         Resource::Assessments,
     ];
 
-    /// The resource's routes, each with its declaration.
-    pub fn routes(self) -> Vec<routes::Route> {
+    /// Puts the resource's routes into `sink` (a router, or the
+    /// descriptions). For every resource in one binary (the local server,
+    /// tests); a Lambda mounts its one resource by [`Resource::mount_fn`].
+    pub fn mount<S: routes::RouteSink>(self, sink: &mut S) {
         match self {
-            Resource::CourseRuns => routes::course_runs::routes(),
-            Resource::AuditLogs => routes::audit::routes(),
-            Resource::SyncJobs => routes::sync_jobs::routes(),
-            Resource::Users => routes::users::routes(),
-            Resource::Auth => routes::auth::routes(),
-            Resource::Trainers => routes::trainers::routes(),
-            Resource::Trainees => routes::trainees::routes(),
-            Resource::Enrolments => routes::enrolments::routes(),
-            Resource::Attendance => routes::attendance::routes(),
-            Resource::Assessments => routes::assessments::routes(),
+            Resource::CourseRuns => routes::course_runs::mount(sink),
+            Resource::AuditLogs => routes::audit::mount(sink),
+            Resource::SyncJobs => routes::sync_jobs::mount(sink),
+            Resource::Users => routes::users::mount(sink),
+            Resource::Auth => routes::auth::mount(sink),
+            Resource::Trainers => routes::trainers::mount(sink),
+            Resource::Trainees => routes::trainees::mount(sink),
+            Resource::Enrolments => routes::enrolments::mount(sink),
+            Resource::Attendance => routes::attendance::mount(sink),
+            Resource::Assessments => routes::assessments::mount(sink),
+        }
+    }
+
+    /// The function that mounts this resource's routes on a router, chosen
+    /// at compile time when called in a const context (a Lambda's main:
+    /// `const { Resource::CourseRuns.mount_fn() }`; `S` is then
+    /// [`routes::Mount`]), so that the binary
+    /// links that resource's handlers and use cases and no other's.
+    pub const fn mount_fn<S: routes::RouteSink>(self) -> fn(&mut S) {
+        match self {
+            Resource::CourseRuns => routes::course_runs::mount::<S>,
+            Resource::AuditLogs => routes::audit::mount::<S>,
+            Resource::SyncJobs => routes::sync_jobs::mount::<S>,
+            Resource::Users => routes::users::mount::<S>,
+            Resource::Auth => routes::auth::mount::<S>,
+            Resource::Trainers => routes::trainers::mount::<S>,
+            Resource::Trainees => routes::trainees::mount::<S>,
+            Resource::Enrolments => routes::enrolments::mount::<S>,
+            Resource::Attendance => routes::attendance::mount::<S>,
+            Resource::Assessments => routes::assessments::mount::<S>,
         }
     }
 }
 
+/// What mounts one resource's routes on a router.
+pub type MountFn = fn(&mut routes::Mount);
+
 /// The declarations of every route the given resources serve: what the
-/// bad-input suite (and, later, the OpenAPI document) is built from.
+/// bad-input suite and the OpenAPI document are built from.
 pub fn route_docs(resources: &[Resource]) -> Vec<routes::RouteDoc> {
-    resources
-        .iter()
-        .flat_map(|r| r.routes())
-        .map(|r| r.doc)
-        .collect()
+    let mut docs = routes::Docs::default();
+    for r in resources {
+        r.mount(&mut docs);
+    }
+    docs.0
 }
 
 /// A router for the given resources, with the shared middleware: body limit,
 /// declared-length and URI limits, correlation id, acting user, problem+json
 /// for unknown routes and methods.
 pub fn router(app: App, actor: ActorSource, resources: &[Resource]) -> Router {
-    let mut r: Router<App> = Router::new();
-    for route in resources.iter().flat_map(|res| res.routes()) {
-        r = r.route(route.doc.path, route.handler);
+    let mut mount = routes::Mount::new(Router::new());
+    for r in resources {
+        r.mount(&mut mount);
     }
-    r.fallback(not_found)
+    with_middleware(mount.into_router(), app, actor)
+}
+
+/// [`router`] for one resource whose mount function was chosen at compile
+/// time (a Lambda's).
+pub fn router_of(app: App, actor: ActorSource, mount_fn: MountFn) -> Router {
+    let mut mount = routes::Mount::new(Router::new());
+    mount_fn(&mut mount);
+    with_middleware(mount.into_router(), app, actor)
+}
+
+fn with_middleware(routes: Router<App>, app: App, actor: ActorSource) -> Router {
+    routes
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(actor, context::actor))
         .layer(axum::middleware::from_fn(limits::limits))
@@ -104,4 +142,24 @@ async fn method_not_allowed() -> Problem {
         "Method not allowed",
     )
     .field("method", "is not allowed on this route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a Lambda mounts by `mount_fn` is the resource's routes, the
+    /// ones [`Resource::mount`] declares (the two matches agree).
+    #[test]
+    fn mount_fn_is_the_resources_own_mount() {
+        for r in Resource::ALL {
+            let mut by_fn = routes::Docs::default();
+            r.mount_fn::<routes::Docs>()(&mut by_fn);
+            let key = |d: &routes::RouteDoc| (d.method.to_string(), d.path);
+            let got: Vec<_> = by_fn.0.iter().map(key).collect();
+            let want: Vec<_> = route_docs(&[r]).iter().map(key).collect();
+            assert!(!want.is_empty(), "{r:?} has routes");
+            assert_eq!(got, want, "{r:?}");
+        }
+    }
 }

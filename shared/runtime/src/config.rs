@@ -126,8 +126,13 @@ fn secs(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
 }
 
 fn flag(name: &'static str) -> Result<bool, ConfigError> {
+    flag_or(name, false)
+}
+
+fn flag_or(name: &'static str, default: bool) -> Result<bool, ConfigError> {
     match var(name).as_deref() {
-        None | Some("false") | Some("0") => Ok(false),
+        None => Ok(default),
+        Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
         Some(v) => Err(ConfigError::Invalid {
             name,
@@ -188,6 +193,10 @@ pub struct AuthConfig {
     pub settings: tms_app::auth::AuthSettings,
     /// `TMS_BOOTSTRAP_ADMIN_EMAIL` / `TMS_BOOTSTRAP_ADMIN_PASSWORD`.
     pub bootstrap_admin: Option<(String, String)>,
+    /// `TMS_AUTHORIZER_WARM_UP` (true): the authorizer reads the signing
+    /// key while it starts, so that its first check does not wait on
+    /// Secrets Manager (tms_runtime::authorizer::warm_up).
+    pub warm_up: bool,
 }
 
 /// Where the keys that protect national ids come from (tms_auth::pii
@@ -258,6 +267,7 @@ impl AuthConfig {
                 key_ttl: d.key_ttl,
             },
             bootstrap_admin,
+            warm_up: flag_or("TMS_AUTHORIZER_WARM_UP", true)?,
         })
     }
 }

@@ -393,15 +393,17 @@ pub async fn sweep(app: &App, cfg: &Config) -> Result<serde_json::Value, tms_app
 }
 
 /// The whole main of a per-resource HTTP Lambda: logging, configuration
-/// (AWS engines), the app built once, and the resources' routers served
+/// (AWS engines), the app built once, and the resource's router served
 /// with the actor the API Gateway Lambda authorizer checked (the auth
-/// routes, which have no authorizer, need none).
+/// routes, which have no authorizer, need none). `mount` is chosen at
+/// compile time (`const { Resource::X.mount_fn() }`), so the binary links
+/// only its resource's handlers.
 #[cfg(feature = "http-lambda")]
-pub async fn serve_http_lambda(resources: &[tms_http::Resource]) -> Result<(), lambda_http::Error> {
+pub async fn serve_http_lambda(mount: tms_http::MountFn) -> Result<(), lambda_http::Error> {
     init_logging();
     let cfg = Config::from_env(Engine::Aws)?;
     let app = build_app_without_tpgateway(&cfg).await?;
-    let router = tms_http::router(app, ActorSource::Authorizer, resources);
+    let router = tms_http::router_of(app, ActorSource::Authorizer, mount);
     lambda_http::run(router).await
 }
 

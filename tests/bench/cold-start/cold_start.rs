@@ -8,7 +8,8 @@
 //! - **first**: from handing it the first event to its response;
 //! - **warm**: the same for a second event.
 //!
-//! Then one process per binary answers 100 events in a row and its peak
+//! The starts go in rounds (one start of each binary per round). Then
+//! one process per binary answers 100 events in a row and its peak
 //! RSS (`VmHWM`) is read. Beside the functions, two floors built with the
 //! same profile: `floor-hello` (lambda_runtime alone) and `floor-sdk` (the
 //! AWS SDK clients from the environment, nothing else). It prints a table;
@@ -290,6 +291,21 @@ fn binaries() -> Vec<(&'static str, Event)> {
     ]
 }
 
+/// One row of the table: its label, the binary, the event, one more
+/// environment setting.
+type Run<'a> = (&'a str, &'a str, &'a Event, Option<(&'a str, &'a str)>);
+
+/// Rows that run a binary of [`binaries`] with one more setting: the
+/// authorizer without its start-up read of the signing key, to show what
+/// the warm-up moves from the first check into init.
+fn variants() -> Vec<(&'static str, &'static str, (&'static str, &'static str))> {
+    vec![(
+        "authorizer-nowarm",
+        "authorizer",
+        ("TMS_AUTHORIZER_WARM_UP", "false"),
+    )]
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
 }
@@ -508,49 +524,57 @@ fn failed(err: bool, body: &str) -> bool {
         .is_some_and(|s| s >= 500)
 }
 
-async fn measure(
-    bin: &Path,
-    event: &Value,
-    env: &[(String, String)],
-    starts: usize,
-    rss_events: usize,
-) -> Figures {
-    let mut f = Figures {
+/// A row being measured: label, binary, event, environment, figures.
+type Row = (String, PathBuf, Value, Vec<(String, String)>, Figures);
+
+fn figures(bin: &Path) -> Figures {
+    Figures {
         init: Vec::new(),
         first: Vec::new(),
         warm: Vec::new(),
         errors: Vec::new(),
         peak_rss_kb: None,
         size: std::fs::metadata(bin).map(|m| m.len()).unwrap_or_default(),
-    };
-    for _ in 0..starts {
-        let mut api = RuntimeApi::start().await;
-        let t0 = Instant::now();
-        let mut child = spawn(bin, env, &api);
-        let polled = api.poll(&mut child).await;
-        f.init.push(polled - t0);
-        for (i, into) in [&mut f.first, &mut f.warm].into_iter().enumerate() {
-            let (handed, done, err, body) = api.invoke(event.clone(), &mut child).await;
-            into.push(done - handed);
-            if failed(err, &body) && f.errors.len() < 3 {
-                f.errors.push(format!(
-                    "invocation {}: {}",
-                    i + 1,
-                    body.chars().take(300).collect::<String>()
-                ));
-            }
-        }
-        stop(child);
     }
+}
+
+/// One cold start: exec, first poll, a first and a second invocation.
+async fn start_once(bin: &Path, event: &Value, env: &[(String, String)], f: &mut Figures) {
+    let mut api = RuntimeApi::start().await;
+    let t0 = Instant::now();
+    let mut child = spawn(bin, env, &api);
+    let polled = api.poll(&mut child).await;
+    f.init.push(polled - t0);
+    for (i, into) in [&mut f.first, &mut f.warm].into_iter().enumerate() {
+        let (handed, done, err, body) = api.invoke(event.clone(), &mut child).await;
+        into.push(done - handed);
+        if failed(err, &body) && f.errors.len() < 3 {
+            f.errors.push(format!(
+                "invocation {}: {}",
+                i + 1,
+                body.chars().take(300).collect::<String>()
+            ));
+        }
+    }
+    stop(child);
+}
+
+/// The peak RSS of one process answering `events` invocations in a row.
+async fn peak_rss(
+    bin: &Path,
+    event: &Value,
+    env: &[(String, String)],
+    events: usize,
+) -> Option<u64> {
     let mut api = RuntimeApi::start().await;
     let mut child = spawn(bin, env, &api);
     api.poll(&mut child).await;
-    for _ in 0..rss_events {
+    for _ in 0..events {
         api.invoke(event.clone(), &mut child).await;
     }
-    f.peak_rss_kb = peak_rss_kb(child.id());
+    let kb = peak_rss_kb(child.id());
     stop(child);
-    f
+    kb
 }
 
 #[tokio::main]
@@ -580,11 +604,22 @@ async fn main() {
         aws.endpoint
     );
     let mut rows: Vec<(String, Figures)> = Vec::new();
-    for (name, event) in binaries() {
-        if only
-            .as_ref()
-            .is_some_and(|o| !o.iter().any(|n| n == name) && !name.starts_with("floor-"))
-        {
+    let all = binaries();
+    let mut runs: Vec<Run> = all.iter().map(|(n, e)| (*n, *n, e, None)).collect();
+    for (label, bin, setting) in variants() {
+        if let Some((_, e)) = all.iter().find(|(n, _)| *n == bin) {
+            runs.push((label, bin, e, Some(setting)));
+        }
+    }
+    // The starts go in rounds, one start of every binary per round, so
+    // that a machine that gets busier or quieter during the run moves
+    // every row alike (the floors included) rather than the rows measured
+    // at that time.
+    let mut table: Vec<Row> = Vec::new();
+    for (label, name, event, setting) in runs {
+        if only.as_ref().is_some_and(|o| {
+            !o.iter().any(|n| n == name || n == label) && !name.starts_with("floor-")
+        }) {
             continue;
         }
         let bin = bin_dir.join(name);
@@ -592,8 +627,21 @@ async fn main() {
             println!("{name}: no binary at {} (build it first)", bin.display());
             continue;
         }
-        let f = measure(&bin, &event_of(&event), &env, starts, rss_events).await;
-        rows.push((name.to_string(), f));
+        let mut env = env.clone();
+        if let Some((k, v)) = setting {
+            env.push((k.to_string(), v.to_string()));
+        }
+        let f = figures(&bin);
+        table.push((label.to_string(), bin, event_of(event), env, f));
+    }
+    for _ in 0..starts {
+        for (_, bin, event, env, f) in table.iter_mut() {
+            start_once(bin, event, env, f).await;
+        }
+    }
+    for (label, bin, event, env, mut f) in table {
+        f.peak_rss_kb = peak_rss(&bin, &event, &env, rss_events).await;
+        rows.push((label, f));
     }
     let floor = rows
         .iter()
@@ -601,7 +649,7 @@ async fn main() {
         .map(|(_, f)| median(&f.init));
     println!();
     println!(
-        "{:<14} {:>24} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "{:<18} {:>24} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "binary",
         "init ms med (min-max)",
         "init/sdk",
@@ -619,7 +667,7 @@ async fn main() {
         let init = median(&f.init);
         let (first, warm) = (median(&f.first), median(&f.warm));
         println!(
-            "{:<14} {:>8.2} ({:>6.2}-{:>6.2}) {:>9} {:>10.2} {:>10.2} {:>10.2} {:>9} {:>9.1}",
+            "{:<18} {:>8.2} ({:>6.2}-{:>6.2}) {:>9} {:>10.2} {:>10.2} {:>10.2} {:>9} {:>9.1}",
             name,
             ms(init),
             ms(lo),

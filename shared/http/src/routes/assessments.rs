@@ -18,7 +18,7 @@ use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 /// The enrolment id in [`example_assessment`] and the list's query
 /// example (a test puts a real one there).
@@ -42,71 +42,48 @@ fn example_void() -> Value {
 const REQUIRED: &[&str] = &["enrolment_id", "assessment_type", "result", "assessed_at"];
 const PATCH_REQUIRED: &[&str] = &tms_domain::assessment::NOT_NULL_IN_PATCH;
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/assessments",
-                "Record an assessment of an enrolled trainee",
-            )
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::POST, "/assessments", post(create), |d| {
+        d.summary("Record an assessment of an enrolled trainee")
             .body::<AssessmentInput>(example_assessment, REQUIRED)
             .idempotent()
-            .resource::<AssessmentView>(201),
-            post(create),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::GET,
-                "/assessments",
-                "An enrolment's assessments, newest first",
-            )
+            .resource::<AssessmentView>(201)
+    });
+    s.route(Method::GET, "/assessments", get(list), |d| {
+        d.summary("An enrolment's assessments, newest first")
             .query::<AssessmentListParams>(
                 &["enrolment_id", "limit", "cursor"],
                 "enrolment_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffed",
             )
-            .json::<ListPage<AssessmentView>>(200),
-            get(list),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/assessments/{id}", "Read an assessment")
-                .resource::<AssessmentView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::GET,
-                "/assessments/{id}/versions",
-                "An assessment's versions, newest first",
-            )
-            .query::<AssessmentVersionParams>(&["limit", "cursor"], "limit=10")
-            .json::<ListPage<AssessmentView>>(200),
-            get(versions),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::PATCH,
-                "/assessments/{id}",
-                "Change an assessment (a new version)",
-            )
+            .json::<ListPage<AssessmentView>>(200)
+    });
+    s.route(Method::GET, "/assessments/{id}", get(read), |d| {
+        d.summary("Read an assessment")
+            .resource::<AssessmentView>(200)
+    });
+    s.route(
+        Method::GET,
+        "/assessments/{id}/versions",
+        get(versions),
+        |d| {
+            d.summary("An assessment's versions, newest first")
+                .query::<AssessmentVersionParams>(&["limit", "cursor"], "limit=10")
+                .json::<ListPage<AssessmentView>>(200)
+        },
+    );
+    s.route(Method::PATCH, "/assessments/{id}", patch(update), |d| {
+        d.summary("Change an assessment (a new version)")
             .merge_patch::<AssessmentInput, AssessmentFields>(example_patch, PATCH_REQUIRED)
             .if_match()
-            .resource::<AssessmentView>(200),
-            patch(update),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/assessments/{id}/void",
-                "Void an assessment (a reason is required)",
-            )
+            .resource::<AssessmentView>(200)
+    });
+    s.route(Method::POST, "/assessments/{id}/void", post(void), |d| {
+        d.summary("Void an assessment (a reason is required)")
             .body::<VoidInput>(example_void, &["reason"])
             .if_match()
             .idempotent()
-            .resource::<AssessmentView>(200),
-            post(void),
-        ),
-    ]
+            .resource::<AssessmentView>(200)
+    });
 }
 
 async fn create(

@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 /// The enrolment id in [`example_sheet`] (a test puts a real one there).
 pub const EXAMPLE_ENROLMENT_ID: &str = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffed";
@@ -40,52 +40,32 @@ fn example_sign_off() -> Value {
 #[serde(deny_unknown_fields)]
 pub struct SignOffInput {}
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(
-                Method::GET,
-                "/sessions/{id}/attendance",
-                "A session's attendance: the sheet and every row (ETag \"0\" while nothing is recorded)",
-            )
-            .resource::<AttendanceSheetView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::PUT,
-                "/sessions/{id}/attendance",
-                "Record a session's attendance: at most 97 rows, in one change (If-Match: the sheet's ETag)",
-            )
-            .body::<SheetInput>(example_sheet, &["rows"])
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::GET, "/sessions/{id}/attendance", get(read), |d| {
+        d.summary("A session's attendance: the sheet and every row (ETag \"0\" while nothing is recorded)").resource::<AttendanceSheetView>(200)
+    });
+    s.route(Method::PUT, "/sessions/{id}/attendance", put(record), |d| {
+        d.summary("Record a session's attendance: at most 97 rows, in one change (If-Match: the sheet's ETag)").body::<SheetInput>(example_sheet, &["rows"])
             .if_match()
-            .resource::<AttendanceSheetView>(200),
-            put(record),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::PUT,
-                "/sessions/{id}/attendance/{enrolment_id}",
-                "Record or change one trainee's attendance (If-Match: the row's ETag, \"0\" for a new row)",
-            )
-            .body::<MarkInput>(example_mark, &["status"])
+            .resource::<AttendanceSheetView>(200)
+    });
+    s.route(Method::PUT, "/sessions/{id}/attendance/{enrolment_id}", put(mark), |d| {
+        d.summary("Record or change one trainee's attendance (If-Match: the row's ETag, \"0\" for a new row)").body::<MarkInput>(example_mark, &["status"])
             .if_match()
-            .resource::<AttendanceRowView>(200),
-            put(mark),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/sessions/{id}/attendance/sign-off",
-                "Sign off a session's attendance, which sends it to TPGateway",
-            )
-            .body::<SignOffInput>(example_sign_off, &[])
-            .if_match()
-            .idempotent()
-            .resource::<AttendanceSheetView>(200),
-            post(sign_off),
-        ),
-    ]
+            .resource::<AttendanceRowView>(200)
+    });
+    s.route(
+        Method::POST,
+        "/sessions/{id}/attendance/sign-off",
+        post(sign_off),
+        |d| {
+            d.summary("Sign off a session's attendance, which sends it to TPGateway")
+                .body::<SignOffInput>(example_sign_off, &[])
+                .if_match()
+                .idempotent()
+                .resource::<AttendanceSheetView>(200)
+        },
+    );
 }
 
 async fn read(State(app): State<App>, Ctx(ctx): Ctx, ids: PathIds) -> ApiResult<Response> {

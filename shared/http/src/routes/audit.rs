@@ -13,29 +13,24 @@ use tms_domain::audit::AuditRecord;
 use crate::context::Ctx;
 use crate::extract::QueryParams;
 use crate::problem::ApiResult;
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
-pub fn routes() -> Vec<Route> {
-    vec![Route::new(
-        RouteDoc::new(
-            Method::GET,
-            "/audit-logs",
-            "Audit records newest first: an entity's, an actor's or a day's",
-        )
-        .query::<AuditListParams>(
-            &[
-                "entity_type",
-                "entity_id",
-                "actor_id",
-                "day",
-                "limit",
-                "cursor",
-            ],
-            "entity_type=course_run&entity_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
-        )
-        .json::<ListPage<AuditRecord>>(200),
-        get(list),
-    )]
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::GET, "/audit-logs", get(list), |d| {
+        d.summary("Audit records newest first: an entity's, an actor's or a day's")
+            .query::<AuditListParams>(
+                &[
+                    "entity_type",
+                    "entity_id",
+                    "actor_id",
+                    "day",
+                    "limit",
+                    "cursor",
+                ],
+                "entity_type=course_run&entity_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
+            )
+            .json::<ListPage<AuditRecord>>(200)
+    });
 }
 
 async fn list(

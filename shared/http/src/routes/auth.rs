@@ -14,7 +14,7 @@ use tms_domain::user::{LoginInput, RefreshInput};
 
 use crate::extract::JsonRequest;
 use crate::problem::ApiResult;
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 fn example_login() -> Value {
     json!({"email": "admin@tms.local", "password": "change me before use"})
@@ -25,51 +25,29 @@ fn example_refresh() -> Value {
     json!({"refresh_token": "kM3x_Qv8yZ0aB1cD2eF3gH4iJ5kL6mN7oP8qR9sT0uV"})
 }
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/auth/login",
-                "Sign in: an access and a refresh token",
-            )
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::POST, "/auth/login", post(login), |d| {
+        d.summary("Sign in: an access and a refresh token")
             .body::<LoginInput>(example_login, &["email", "password"])
             .json::<TokenPair>(200)
-            .public(),
-            post(login),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/auth/refresh",
-                "Trade a refresh token for new tokens (the old one is spent)",
-            )
+            .public()
+    });
+    s.route(Method::POST, "/auth/refresh", post(refresh), |d| {
+        d.summary("Trade a refresh token for new tokens (the old one is spent)")
             .body::<RefreshInput>(example_refresh, &["refresh_token"])
             .json::<TokenPair>(200)
-            .public(),
-            post(refresh),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/auth/logout",
-                "Sign out: revoke a refresh token",
-            )
+            .public()
+    });
+    s.route(Method::POST, "/auth/logout", post(logout), |d| {
+        d.summary("Sign out: revoke a refresh token")
             .body::<RefreshInput>(example_refresh, &["refresh_token"])
-            .public(),
-            post(logout),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::GET,
-                "/openapi.json",
-                "This API's OpenAPI 3.1 document",
-            )
+            .public()
+    });
+    s.route(Method::GET, "/openapi.json", get(openapi), |d| {
+        d.summary("This API's OpenAPI 3.1 document")
             .json::<crate::openapi::Document>(200)
-            .public(),
-            get(openapi),
-        ),
-    ]
+            .public()
+    });
 }
 
 async fn login(State(app): State<App>, req: JsonRequest<LoginInput>) -> ApiResult<Response> {

@@ -19,7 +19,7 @@ use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 const RUNS: &str = "/course-runs";
 const RUN: &str = "/course-runs/{id}";
@@ -78,79 +78,64 @@ fn example_cancel() -> Value {
     json!({"reason": "not enough trainees"})
 }
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(Method::POST, RUNS, "Create a course run with its sessions")
-                .body::<CourseRunInput>(example_run, RUN_REQUIRED)
-                .idempotent()
-                .resource::<CourseRunView>(201),
-            post(create),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, RUNS, "List course runs, newest start first")
-                .json::<ListPage<CourseRunView>>(200)
-                .query::<RunListParams>(
-                    &[
-                        "status",
-                        "active",
-                        "start_from",
-                        "start_to",
-                        "limit",
-                        "cursor",
-                    ],
-                    "",
-                ),
-            get(list),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, RUN, "Read a course run with its sessions")
-                .resource::<CourseRunView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(Method::PATCH, RUN, "Change a course run's fields")
-                .merge_patch::<CourseRunInput, CourseRunFields>(example_patch, RUN_REQUIRED)
-                .if_match()
-                .resource::<CourseRunView>(200),
-            patch(update),
-        ),
-        Route::new(
-            RouteDoc::new(Method::POST, CANCEL, "Cancel a course run")
-                .body::<CancelInput>(example_cancel, &[])
-                .if_match()
-                .idempotent()
-                .resource::<CourseRunView>(200),
-            post(cancel),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, SESSIONS, "List a run's sessions")
-                .json::<ListPage<SessionView>>(200),
-            get(list_sessions),
-        ),
-        Route::new(
-            RouteDoc::new(Method::POST, SESSIONS, "Add a session to a run")
-                .body::<SessionInput>(example_session, SESSION_REQUIRED)
-                .idempotent()
-                .resource::<SessionView>(201),
-            post(add_session),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::PATCH,
-                SESSION,
-                "Change a session (its ETag is its version)",
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::POST, RUNS, post(create), |d| {
+        d.summary("Create a course run with its sessions")
+            .body::<CourseRunInput>(example_run, RUN_REQUIRED)
+            .idempotent()
+            .resource::<CourseRunView>(201)
+    });
+    s.route(Method::GET, RUNS, get(list), |d| {
+        d.summary("List course runs, newest start first")
+            .json::<ListPage<CourseRunView>>(200)
+            .query::<RunListParams>(
+                &[
+                    "status",
+                    "active",
+                    "start_from",
+                    "start_to",
+                    "limit",
+                    "cursor",
+                ],
+                "",
             )
+    });
+    s.route(Method::GET, RUN, get(read), |d| {
+        d.summary("Read a course run with its sessions")
+            .resource::<CourseRunView>(200)
+    });
+    s.route(Method::PATCH, RUN, patch(update), |d| {
+        d.summary("Change a course run's fields")
+            .merge_patch::<CourseRunInput, CourseRunFields>(example_patch, RUN_REQUIRED)
+            .if_match()
+            .resource::<CourseRunView>(200)
+    });
+    s.route(Method::POST, CANCEL, post(cancel), |d| {
+        d.summary("Cancel a course run")
+            .body::<CancelInput>(example_cancel, &[])
+            .if_match()
+            .idempotent()
+            .resource::<CourseRunView>(200)
+    });
+    s.route(Method::GET, SESSIONS, get(list_sessions), |d| {
+        d.summary("List a run's sessions")
+            .json::<ListPage<SessionView>>(200)
+    });
+    s.route(Method::POST, SESSIONS, post(add_session), |d| {
+        d.summary("Add a session to a run")
+            .body::<SessionInput>(example_session, SESSION_REQUIRED)
+            .idempotent()
+            .resource::<SessionView>(201)
+    });
+    s.route(Method::PATCH, SESSION, patch(update_session), |d| {
+        d.summary("Change a session (its ETag is its version)")
             .merge_patch::<SessionInput, SessionFields>(example_session_patch, SESSION_REQUIRED)
             .if_match()
-            .resource::<SessionView>(200),
-            patch(update_session),
-        ),
-        Route::new(
-            RouteDoc::new(Method::DELETE, SESSION, "Remove a session from a run").if_match(),
-            delete(remove_session),
-        ),
-    ]
+            .resource::<SessionView>(200)
+    });
+    s.route(Method::DELETE, SESSION, delete(remove_session), |d| {
+        d.summary("Remove a session from a run").if_match()
+    });
 }
 
 async fn create(

@@ -18,7 +18,7 @@ use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 /// The run id in [`example_enrolment`] (a test puts a real one there).
 pub const EXAMPLE_RUN_ID: &str = "0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee";
@@ -46,61 +46,38 @@ fn example_cancel() -> Value {
 const REQUIRED: &[&str] = &["course_run_id", "trainee_id", "fee_amount"];
 const PATCH_REQUIRED: &[&str] = &tms_domain::enrolment::NOT_NULL_IN_PATCH;
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/enrolments",
-                "Enrol a trainee in a course run",
-            )
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::POST, "/enrolments", post(create), |d| {
+        d.summary("Enrol a trainee in a course run")
             .body::<EnrolmentInput>(example_enrolment, REQUIRED)
             .idempotent()
-            .resource::<EnrolmentView>(201),
-            post(create),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::GET,
-                "/enrolments",
-                "A run's or a trainee's enrolments",
-            )
+            .resource::<EnrolmentView>(201)
+    });
+    s.route(Method::GET, "/enrolments", get(list), |d| {
+        d.summary("A run's or a trainee's enrolments")
             .query::<EnrolmentListParams>(
                 &["course_run_id", "trainee_id", "limit", "cursor"],
                 "course_run_id=0193a4e2-7c1b-7d3e-9a51-2b7f00c0ffee",
             )
-            .json::<ListPage<EnrolmentView>>(200),
-            get(list),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/enrolments/{id}", "Read an enrolment")
-                .resource::<EnrolmentView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::PATCH,
-                "/enrolments/{id}",
-                "Change an enrolment (Finance: the fee and subsidy fields only)",
-            )
+            .json::<ListPage<EnrolmentView>>(200)
+    });
+    s.route(Method::GET, "/enrolments/{id}", get(read), |d| {
+        d.summary("Read an enrolment")
+            .resource::<EnrolmentView>(200)
+    });
+    s.route(Method::PATCH, "/enrolments/{id}", patch(update), |d| {
+        d.summary("Change an enrolment (Finance: the fee and subsidy fields only)")
             .merge_patch::<EnrolmentInput, EnrolmentPatchable>(example_patch, PATCH_REQUIRED)
             .if_match()
-            .resource::<EnrolmentView>(200),
-            patch(update),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/enrolments/{id}/cancel",
-                "Cancel an enrolment",
-            )
+            .resource::<EnrolmentView>(200)
+    });
+    s.route(Method::POST, "/enrolments/{id}/cancel", post(cancel), |d| {
+        d.summary("Cancel an enrolment")
             .body::<CancelInput>(example_cancel, &[])
             .if_match()
             .idempotent()
-            .resource::<EnrolmentView>(200),
-            post(cancel),
-        ),
-    ]
+            .resource::<EnrolmentView>(200)
+    });
 }
 
 /// The members a patch of an enrolment may name: its fields and, for a

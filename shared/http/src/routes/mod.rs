@@ -84,11 +84,11 @@ pub struct RouteDoc {
 }
 
 impl RouteDoc {
-    pub fn new(method: Method, path: &'static str, summary: &'static str) -> Self {
+    pub fn new(method: Method, path: &'static str) -> Self {
         RouteDoc {
             method,
             path,
-            summary,
+            summary: "",
             body: None,
             if_match: false,
             idempotent: false,
@@ -103,6 +103,10 @@ impl RouteDoc {
                 etag: false,
             },
         }
+    }
+    pub fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = summary;
+        self
     }
     pub fn public(mut self) -> Self {
         self.public = true;
@@ -189,14 +193,56 @@ impl RouteDoc {
     }
 }
 
-/// A declared route and its handler.
-pub struct Route {
-    pub doc: RouteDoc,
-    pub handler: MethodRouter<App>,
+/// Where a resource's routes go: each is declared with its method, path
+/// and handler, and a function that describes it. A router takes the
+/// handlers and never calls the description; the document takes the
+/// descriptions. The description is a generic closure, not a function
+/// pointer, so a Lambda that only mounts its router does not build (nor
+/// link) the JSON Schema code the descriptions refer to.
+pub trait RouteSink {
+    fn route<D>(
+        &mut self,
+        method: Method,
+        path: &'static str,
+        handler: MethodRouter<App>,
+        describe: D,
+    ) where
+        D: FnOnce(RouteDoc) -> RouteDoc;
 }
 
-impl Route {
-    pub fn new(doc: RouteDoc, handler: MethodRouter<App>) -> Self {
-        Route { doc, handler }
+/// A resource's routes mounted on a router.
+pub struct Mount {
+    router: axum::Router<App>,
+}
+
+impl Mount {
+    pub fn new(router: axum::Router<App>) -> Self {
+        Mount { router }
+    }
+    pub fn into_router(self) -> axum::Router<App> {
+        self.router
+    }
+}
+
+impl RouteSink for Mount {
+    fn route<D>(&mut self, _method: Method, path: &'static str, handler: MethodRouter<App>, _: D)
+    where
+        D: FnOnce(RouteDoc) -> RouteDoc,
+    {
+        let router = std::mem::take(&mut self.router);
+        self.router = router.route(path, handler);
+    }
+}
+
+/// A resource's routes, described.
+#[derive(Default)]
+pub struct Docs(pub Vec<RouteDoc>);
+
+impl RouteSink for Docs {
+    fn route<D>(&mut self, method: Method, path: &'static str, _: MethodRouter<App>, describe: D)
+    where
+        D: FnOnce(RouteDoc) -> RouteDoc,
+    {
+        self.0.push(describe(RouteDoc::new(method, path)));
     }
 }

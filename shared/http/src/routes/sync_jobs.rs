@@ -16,7 +16,7 @@ use crate::context::Ctx;
 use crate::extract::{PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 /// What a redrive answers.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -25,45 +25,26 @@ pub struct Redriven {
     pub moved: u32,
 }
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(
-                Method::GET,
-                "/sync-jobs",
-                "List sync jobs by status or entity",
-            )
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::GET, "/sync-jobs", get(list), |d| {
+        d.summary("List sync jobs by status or entity")
             .query::<SyncJobListParams>(
                 &["status", "entity_type", "entity_id", "limit", "cursor"],
                 "status=failed",
             )
-            .json::<ListPage<SyncJobView>>(200),
-            get(list),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/sync-jobs/{id}", "Read a sync job")
-                .resource::<SyncJobView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/sync-jobs/{id}/retry",
-                "Retry a failed or dead-lettered job",
-            )
-            .resource::<SyncJobView>(200),
-            post(retry),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/sync-jobs/redrive",
-                "Move dead-lettered messages back to the queue",
-            )
-            .json::<Redriven>(200),
-            post(redrive),
-        ),
-    ]
+            .json::<ListPage<SyncJobView>>(200)
+    });
+    s.route(Method::GET, "/sync-jobs/{id}", get(read), |d| {
+        d.summary("Read a sync job").resource::<SyncJobView>(200)
+    });
+    s.route(Method::POST, "/sync-jobs/{id}/retry", post(retry), |d| {
+        d.summary("Retry a failed or dead-lettered job")
+            .resource::<SyncJobView>(200)
+    });
+    s.route(Method::POST, "/sync-jobs/redrive", post(redrive), |d| {
+        d.summary("Move dead-lettered messages back to the queue")
+            .json::<Redriven>(200)
+    });
 }
 
 async fn list(

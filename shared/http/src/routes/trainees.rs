@@ -18,7 +18,7 @@ use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 /// A valid create body. The NRIC is the example of API-NOTES §13 (a
 /// valid check letter, no one's).
@@ -36,34 +36,27 @@ fn example_patch() -> Value {
 const REQUIRED: &[&str] = &["name", "national_id", "national_id_type", "date_of_birth"];
 const PATCH_REQUIRED: &[&str] = &["name", "national_id", "national_id_type", "date_of_birth"];
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(Method::POST, "/trainees", "Create a trainee")
-                .body::<TraineeInput>(example_trainee, REQUIRED)
-                .idempotent()
-                .resource::<TraineeView>(201),
-            post(create),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/trainees", "List trainees by name")
-                .query::<TraineeListParams>(&["name", "limit", "cursor"], "")
-                .json::<ListPage<TraineeView>>(200),
-            get(list),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/trainees/{id}", "Read a trainee")
-                .resource::<TraineeView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(Method::PATCH, "/trainees/{id}", "Change a trainee")
-                .merge_patch::<TraineeInput, TraineePatchable>(example_patch, PATCH_REQUIRED)
-                .if_match()
-                .resource::<TraineeView>(200),
-            patch(update),
-        ),
-    ]
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::POST, "/trainees", post(create), |d| {
+        d.summary("Create a trainee")
+            .body::<TraineeInput>(example_trainee, REQUIRED)
+            .idempotent()
+            .resource::<TraineeView>(201)
+    });
+    s.route(Method::GET, "/trainees", get(list), |d| {
+        d.summary("List trainees by name")
+            .query::<TraineeListParams>(&["name", "limit", "cursor"], "")
+            .json::<ListPage<TraineeView>>(200)
+    });
+    s.route(Method::GET, "/trainees/{id}", get(read), |d| {
+        d.summary("Read a trainee").resource::<TraineeView>(200)
+    });
+    s.route(Method::PATCH, "/trainees/{id}", patch(update), |d| {
+        d.summary("Change a trainee")
+            .merge_patch::<TraineeInput, TraineePatchable>(example_patch, PATCH_REQUIRED)
+            .if_match()
+            .resource::<TraineeView>(200)
+    });
 }
 
 /// The members a patch of a trainee may name: its fields and the national

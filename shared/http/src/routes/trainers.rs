@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{Route, RouteDoc};
+use crate::routes::RouteSink;
 
 /// A valid create body (no user link: the link is optional), with
 /// TPGateway's id of the trainer, so that runs link them on TPGateway.
@@ -32,34 +32,27 @@ fn example_patch() -> Value {
            "tpg_trainer_id": "6B29FC40-CA47-1067-B31D-00DD010662DA"})
 }
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(Method::POST, "/trainers", "Create a trainer")
-                .body::<TrainerInput>(example_trainer, &["name"])
-                .idempotent()
-                .resource::<TrainerView>(201),
-            post(create),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/trainers", "List trainers")
-                .query::<TrainerListParams>(&["status", "limit", "cursor"], "")
-                .json::<ListPage<TrainerView>>(200),
-            get(list),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/trainers/{id}", "Read a trainer")
-                .resource::<TrainerView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(Method::PATCH, "/trainers/{id}", "Change a trainer")
-                .merge_patch::<TrainerInput, TrainerFields>(example_patch, &["name", "status"])
-                .if_match()
-                .resource::<TrainerView>(200),
-            patch(update),
-        ),
-    ]
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::POST, "/trainers", post(create), |d| {
+        d.summary("Create a trainer")
+            .body::<TrainerInput>(example_trainer, &["name"])
+            .idempotent()
+            .resource::<TrainerView>(201)
+    });
+    s.route(Method::GET, "/trainers", get(list), |d| {
+        d.summary("List trainers")
+            .query::<TrainerListParams>(&["status", "limit", "cursor"], "")
+            .json::<ListPage<TrainerView>>(200)
+    });
+    s.route(Method::GET, "/trainers/{id}", get(read), |d| {
+        d.summary("Read a trainer").resource::<TrainerView>(200)
+    });
+    s.route(Method::PATCH, "/trainers/{id}", patch(update), |d| {
+        d.summary("Change a trainer")
+            .merge_patch::<TrainerInput, TrainerFields>(example_patch, &["name", "status"])
+            .if_match()
+            .resource::<TrainerView>(200)
+    });
 }
 
 async fn create(

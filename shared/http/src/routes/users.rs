@@ -18,7 +18,7 @@ use crate::context::Ctx;
 use crate::extract::{IfMatch, JsonRequest, PathIds, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{idempotent, with_etag, written};
-use crate::routes::{schema_of, Route, RouteDoc, SchemaFn};
+use crate::routes::{schema_of, RouteSink, SchemaFn};
 
 /// A valid create body.
 pub fn example_user() -> Value {
@@ -36,69 +36,65 @@ fn example_password_change() -> Value {
 
 const ROLE_PARAM: &[(&str, SchemaFn)] = &[("role", schema_of::<Role>)];
 
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(
-            RouteDoc::new(Method::POST, "/users", "Create a user (Admin)")
-                .body::<UserInput>(example_user, &["email", "name", "password"])
-                .idempotent()
-                .resource::<UserRecordView>(201),
-            post(create),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/users", "List users")
-                .query::<UserListParams>(&["limit", "cursor"], "")
-                .json::<ListPage<UserRecordView>>(200),
-            get(list),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/users/me", "Read the signed-in user")
-                .resource::<UserRecordView>(200),
-            get(me),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::POST,
-                "/users/me/password",
-                "Change one's own password",
-            )
-            .body::<PasswordChangeInput>(
-                example_password_change,
-                &["old_password", "new_password"],
-            ),
-            post(change_password),
-        ),
-        Route::new(
-            RouteDoc::new(Method::GET, "/users/{id}", "Read a user")
-                .resource::<UserRecordView>(200),
-            get(read),
-        ),
-        Route::new(
-            RouteDoc::new(
-                Method::PATCH,
-                "/users/{id}",
-                "Change a user's name or active flag",
-            )
-            .merge_patch::<UserPatchInput, UserPatchInput>(example_patch, &["name", "active"])
+pub fn mount<S: RouteSink>(s: &mut S) {
+    s.route(Method::POST, "/users", post(create), |d| {
+        d.summary("Create a user (Admin)")
+            .body::<UserInput>(example_user, &["email", "name", "password"])
+            .idempotent()
+            .resource::<UserRecordView>(201)
+    });
+    s.route(Method::GET, "/users", get(list), |d| {
+        d.summary("List users")
+            .query::<UserListParams>(&["limit", "cursor"], "")
+            .json::<ListPage<UserRecordView>>(200)
+    });
+    s.route(Method::GET, "/users/me", get(me), |d| {
+        d.summary("Read the signed-in user")
+            .resource::<UserRecordView>(200)
+    });
+    s.route(
+        Method::POST,
+        "/users/me/password",
+        post(change_password),
+        |d| {
+            d.summary("Change one's own password")
+                .body::<PasswordChangeInput>(
+                    example_password_change,
+                    &["old_password", "new_password"],
+                )
+        },
+    );
+    s.route(Method::GET, "/users/{id}", get(read), |d| {
+        d.summary("Read a user").resource::<UserRecordView>(200)
+    });
+    s.route(
+        Method::PATCH,
+        "/users/{id}",
+        axum::routing::patch(update),
+        |d| {
+            d.summary("Change a user's name or active flag")
+                .merge_patch::<UserPatchInput, UserPatchInput>(example_patch, &["name", "active"])
+                .if_match()
+                .resource::<UserRecordView>(200)
+        },
+    );
+    s.route(Method::PUT, "/users/{id}/roles/{role}", put(grant), |d| {
+        d.summary("Grant a role")
+            .path_schemas(ROLE_PARAM)
             .if_match()
-            .resource::<UserRecordView>(200),
-            axum::routing::patch(update),
-        ),
-        Route::new(
-            RouteDoc::new(Method::PUT, "/users/{id}/roles/{role}", "Grant a role")
+            .resource::<UserRecordView>(200)
+    });
+    s.route(
+        Method::DELETE,
+        "/users/{id}/roles/{role}",
+        axum::routing::delete(revoke),
+        |d| {
+            d.summary("Revoke a role")
                 .path_schemas(ROLE_PARAM)
                 .if_match()
-                .resource::<UserRecordView>(200),
-            put(grant),
-        ),
-        Route::new(
-            RouteDoc::new(Method::DELETE, "/users/{id}/roles/{role}", "Revoke a role")
-                .path_schemas(ROLE_PARAM)
-                .if_match()
-                .resource::<UserRecordView>(200),
-            axum::routing::delete(revoke),
-        ),
-    ]
+                .resource::<UserRecordView>(200)
+        },
+    );
 }
 
 fn role(ids: &PathIds) -> ApiResult<Role> {
