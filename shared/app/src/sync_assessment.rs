@@ -325,13 +325,7 @@ impl App {
         if let Some(r) = &effect.reference {
             a.sync_reference = Some(r.clone());
         }
-        if let Some(r) = receipts.last() {
-            a.sync.receipt = Some(r.clone());
-        }
-        a.sync.attempts = a
-            .sync
-            .attempts
-            .saturating_add(u32::try_from(receipts.len()).unwrap_or(0));
+        a.sync.record_calls(receipts);
         if effect.synced && version == effect.read_version {
             a.sync.error = None;
             a.sync_status = AssessmentSyncStatus::Synced;

@@ -325,13 +325,7 @@ impl App {
         if let Some(r) = &effect.reference {
             e.sync_reference = Some(r.clone());
         }
-        if let Some(r) = receipts.last() {
-            e.sync.receipt = Some(r.clone());
-        }
-        e.sync.attempts = e
-            .sync
-            .attempts
-            .saturating_add(u32::try_from(receipts.len()).unwrap_or(0));
+        e.sync.record_calls(receipts);
         if effect.accepted && version == effect.read_version {
             e.sync.error = None;
             if matches!(e.status, EnrolmentStatus::Pending | EnrolmentStatus::Failed) {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, ValidationErrors};
 use crate::ids::{AssessmentId, EnrolmentId, RunId, TraineeId, TrainerId, TypedId};
 use crate::patch::{apply_merge_patch, MergePatch};
-use crate::sync::{Receipt, SyncFailure};
+use crate::sync::SubmissionSync;
 use crate::types::{optional_text, required_text, strict_date};
 
 /// Longest assessment type (`final`, `practical`, ...).
@@ -156,19 +156,9 @@ pub struct Assessment {
     pub sync_reference: Option<String>,
     /// What the sync worker recorded (written by the worker only).
     #[serde(default)]
-    pub sync: AssessmentSync,
+    pub sync: SubmissionSync,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// An assessment's standing with TPGateway, as the worker last recorded it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct AssessmentSync {
-    /// Submissions made (creates, updates, voids).
-    #[serde(default)]
-    pub attempts: u32,
-    pub receipt: Option<Receipt>,
-    pub error: Option<SyncFailure>,
 }
 
 /// An assessment as it arrives: a create names the enrolment; a merged
@@ -398,7 +388,7 @@ impl Assessment {
             void_reason: None,
             sync_status: AssessmentSyncStatus::Pending,
             sync_reference: None,
-            sync: AssessmentSync::default(),
+            sync: SubmissionSync::default(),
             created_at: now,
             updated_at: now,
         }

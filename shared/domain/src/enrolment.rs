@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, ValidationErrors};
 use crate::ids::{EnrolmentId, RunId, TraineeId, TypedId};
 use crate::patch::{apply_merge_patch, MergePatch};
-use crate::sync::{Receipt, SyncFailure};
+use crate::sync::SubmissionSync;
 use crate::trainee::{Phone, PhoneInput};
 use crate::types::{optional_text, required_text, strict_date, Email};
 
@@ -219,20 +219,10 @@ pub struct Enrolment {
     pub sync_reference: Option<String>,
     /// What the sync worker recorded (written by the worker only).
     #[serde(default)]
-    pub sync: EnrolmentSync,
+    pub sync: SubmissionSync,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// An enrolment's standing with TPGateway, as the worker last recorded it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct EnrolmentSync {
-    /// Submissions made (creates, updates, cancels).
-    #[serde(default)]
-    pub attempts: u32,
-    pub receipt: Option<Receipt>,
-    pub error: Option<SyncFailure>,
 }
 
 /// What a person sets; serialized, the document a merge patch applies to.
@@ -522,7 +512,7 @@ impl Enrolment {
             fields: new.fields,
             status: new.status,
             sync_reference: None,
-            sync: EnrolmentSync::default(),
+            sync: SubmissionSync::default(),
             cancel_reason: None,
             created_at: now,
             updated_at: now,

@@ -99,6 +99,29 @@ pub struct SyncFailure {
     pub at: DateTime<Utc>,
 }
 
+/// An enrolment's or an assessment's standing with TPGateway, as the
+/// worker last recorded it (written by the worker only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SubmissionSync {
+    /// Submissions made (creates, updates, cancels or voids).
+    #[serde(default)]
+    pub attempts: u32,
+    pub receipt: Option<Receipt>,
+    pub error: Option<SyncFailure>,
+}
+
+impl SubmissionSync {
+    /// What a job's accepted calls leave: each one counted, the last
+    /// receipt kept (none made: nothing changes).
+    pub fn record_calls(&mut self, receipts: &[Receipt]) {
+        if let Some(r) = receipts.last() {
+            self.receipt = Some(r.clone());
+        }
+        let made = u32::try_from(receipts.len()).unwrap_or(u32::MAX);
+        self.attempts = self.attempts.saturating_add(made);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncJob {
     pub id: String,
@@ -343,6 +366,38 @@ impl SyncJob {
 
 #[cfg(test)]
 mod tests {
+    fn receipt(api: &str) -> Receipt {
+        Receipt {
+            api: api.into(),
+            http_status: 200,
+            reference: Some("ENR-1".into()),
+            at: chrono::Utc::now(),
+            correlation_id: "c".into(),
+        }
+    }
+
+    #[test]
+    fn recorded_calls_count_each_and_keep_the_last_receipt() {
+        let mut s = SubmissionSync::default();
+        s.record_calls(&[]);
+        assert_eq!(s, SubmissionSync::default(), "no call, no change");
+        s.record_calls(&[receipt("search_enrolment"), receipt("create_enrolment")]);
+        assert_eq!(s.attempts, 2);
+        assert_eq!(
+            s.receipt.as_ref().map(|r| r.api.as_str()),
+            Some("create_enrolment")
+        );
+        s.record_calls(&[receipt("update_enrolment")]);
+        assert_eq!(s.attempts, 3);
+        assert_eq!(
+            s.receipt.as_ref().map(|r| r.api.as_str()),
+            Some("update_enrolment")
+        );
+        s.attempts = u32::MAX - 1;
+        s.record_calls(&[receipt("a"), receipt("b")]);
+        assert_eq!(s.attempts, u32::MAX, "saturates");
+    }
+
     use super::*;
 
     fn t0() -> DateTime<Utc> {
