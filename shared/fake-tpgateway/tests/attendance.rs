@@ -5,55 +5,25 @@
 //! enrolment, missing hours on an On-the-Job session, a plain (unencrypted)
 //! body, and missing contact details.
 
-use std::sync::Arc;
+mod common;
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
-use tms_adapters::local_secrets::LocalSecrets;
-use tms_adapters::tpgateway_http::{HttpTpGateway, HttpTpGatewayConfig};
 use tms_domain::national_id::NationalIdType;
 use tms_domain::tpg::attendance::{
     upload_attendance, upload_path, AttendancePayload, TpgAttendance,
 };
-use tms_domain::tpg::enrolment::{
-    create_enrolment, EnrolmentPayload, EnrolmentTrainee, Sponsorship,
-};
-use tms_domain::tpg::{parse_publish_response, Provider};
-use tms_fake_tpgateway::{FakeConfig, FakeTpg, Route};
+use tms_domain::tpg::enrolment::{EnrolmentPayload, EnrolmentTrainee, Sponsorship};
+use tms_fake_tpgateway::Route;
 use tms_ports::{Api, ErrorKind, TpGateway, TpgError, TpgRequest, TpgResponse};
 
-const CRN: &str = "TGS-2020000697";
-const SECRET_ID: &str = "tms/tpgateway";
-const NRIC: &str = "S7020587D";
+use common::{fields, Env, CRN, NRIC};
+
 const OTHER_NRIC: &str = "S0808315J";
 
-struct Env {
-    fake: FakeTpg,
-    tpg: HttpTpGateway,
-    provider: Provider,
-}
-
 impl Env {
-    async fn start() -> Env {
-        let fake = FakeTpg::start(FakeConfig::oauth()).await.unwrap();
-        let secrets = LocalSecrets::new().with_value(SECRET_ID, fake.secret_json().to_string());
-        let mut config = HttpTpGatewayConfig::new(SECRET_ID);
-        config.trusted_ca_pem = fake.ca_pem();
-        let tpg = HttpTpGateway::new(Arc::new(secrets), config);
-        let id = tpg.provider().await.unwrap();
-        let provider = Provider {
-            uen: id.uen,
-            tp_code: id.tp_code,
-        };
-        Env {
-            fake,
-            tpg,
-            provider,
-        }
-    }
-
     /// Publishes a run whose first session is of `mode`; its run id.
-    async fn publish(&self, mode: &str) -> String {
+    async fn publish_with_session(&self, mode: &str) -> String {
         let doc = json!({"course": {"courseReferenceNumber": CRN,
             "trainingProvider": {"uen": self.provider.uen},
             "runs": [{"sequenceNumber": 1,
@@ -68,11 +38,7 @@ impl Env {
                 "sessions": [{"startDate": "20250115", "endDate": "20250115",
                     "startTime": "09:00", "endTime": "12:30", "modeOfTraining": mode,
                     "venue": {"primaryVenue": true}}]}]}});
-        let req = TpgRequest::new(Api::PublishRun, "/courses/courseRuns/publish")
-            .query("includeExpiredCourses", "true")
-            .body(doc);
-        let resp = self.tpg.call(req).await.unwrap();
-        parse_publish_response(&resp.body).unwrap()
+        self.publish_doc(doc).await
     }
 
     async fn enrol(&self, run_id: &str, nric: &str) {
@@ -92,9 +58,7 @@ impl Env {
             discount_amount: "0.00".into(),
             collection_status: "Pending Payment",
         };
-        let req = TpgRequest::new(Api::CreateEnrolment, "/tpg/enrolments")
-            .body(create_enrolment(&self.provider, &p));
-        self.tpg.call(req).await.unwrap();
+        self.create(&p).await.unwrap();
     }
 
     fn session(&self, run_id: &str) -> String {
@@ -123,14 +87,10 @@ fn payload(session: &str, nric: &str) -> AttendancePayload {
     }
 }
 
-fn fields(e: &TpgError) -> Vec<&str> {
-    e.details.iter().map(|d| d.field.as_str()).collect()
-}
-
 #[tokio::test]
 async fn an_upload_is_kept_once_per_trainee_and_session() {
     let env = Env::start().await;
-    let run = env.publish("1").await;
+    let run = env.publish_with_session("1").await;
     env.enrol(&run, NRIC).await;
     let session = env.session(&run);
     let p = payload(&session, NRIC);
@@ -161,7 +121,7 @@ async fn an_upload_is_kept_once_per_trainee_and_session() {
 #[tokio::test]
 async fn bad_uploads_are_refused_naming_the_field() {
     let env = Env::start().await;
-    let run = env.publish("1").await;
+    let run = env.publish_with_session("1").await;
     env.enrol(&run, NRIC).await;
     let session = env.session(&run);
 
@@ -220,7 +180,7 @@ async fn bad_uploads_are_refused_naming_the_field() {
 #[tokio::test]
 async fn on_the_job_sessions_need_hours() {
     let env = Env::start().await;
-    let run = env.publish("4").await;
+    let run = env.publish_with_session("4").await;
     env.enrol(&run, NRIC).await;
     let session = env.session(&run);
     let mut p = payload(&session, NRIC);
@@ -245,7 +205,7 @@ async fn on_the_job_sessions_need_hours() {
 #[tokio::test]
 async fn a_plain_body_is_refused() {
     let env = Env::start().await;
-    let run = env.publish("1").await;
+    let run = env.publish_with_session("1").await;
     let http = reqwest::Client::new();
     let token: Value = http
         .post(format!("{}/dp-oauth/oauth/token", env.fake.base_url()))

@@ -4,89 +4,25 @@
 //! parsers: create, duplicate, search, view, update, cancel, cancel again,
 //! validation, encryption both ways, and faults.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tms_adapters::local_secrets::LocalSecrets;
-use tms_adapters::tpgateway_http::{HttpTpGateway, HttpTpGatewayConfig};
 use tms_domain::tpg::enrolment::{
     cancel_enrolment, create_enrolment, is_already_cancelled, is_duplicate, is_enrolment_ref,
     parse_enrolment_reference, parse_search, search_enrolments, update_enrolment, EnrolmentPayload,
-    EnrolmentTrainee, FoundEnrolment, Sponsorship,
+    FoundEnrolment, Sponsorship,
 };
-use tms_domain::tpg::{parse_publish_response, Provider};
-use tms_fake_tpgateway::{FakeConfig, FakeTpg, Fault, Route, TEST_ENCRYPTION_KEY};
+use tms_domain::tpg::Provider;
+use tms_fake_tpgateway::{FakeConfig, Fault, Route, TEST_ENCRYPTION_KEY};
 use tms_ports::{Api, ErrorKind, TpGateway, TpgError, TpgRequest, TpgResponse};
 use tms_tpgateway::EncryptionKey;
 
-const CRN: &str = "TGS-2020000697";
-const SECRET_ID: &str = "tms/tpgateway";
-/// A valid NRIC (API-NOTES §13).
-const NRIC: &str = "S7020587D";
-
-/// A fake, the real client configured for it, and the provider.
-struct Env {
-    fake: FakeTpg,
-    tpg: HttpTpGateway,
-    provider: Provider,
-}
+use common::{enrolment_payload as payload, fields, Env, CRN, NRIC};
 
 impl Env {
-    async fn start() -> Env {
-        Env::with(FakeConfig::oauth(), Vec::new()).await
-    }
-
-    async fn with(cfg: FakeConfig, timeouts: Vec<(Api, Duration)>) -> Env {
-        let fake = FakeTpg::start(cfg).await.unwrap();
-        let secrets = LocalSecrets::new().with_value(SECRET_ID, fake.secret_json().to_string());
-        let mut config = HttpTpGatewayConfig::new(SECRET_ID);
-        config.trusted_ca_pem = fake.ca_pem();
-        config.timeouts = timeouts;
-        let tpg = HttpTpGateway::new(Arc::new(secrets), config);
-        let id = tpg.provider().await.unwrap();
-        let provider = Provider {
-            uen: id.uen,
-            tp_code: id.tp_code,
-        };
-        Env {
-            fake,
-            tpg,
-            provider,
-        }
-    }
-
-    /// Publishes a run of [`CRN`] starting on 2025-01-`day` and gives its
-    /// id.
-    async fn publish(&self, crn: &str, day: u32) -> String {
-        let date = |d: u32| format!("202501{d:02}").parse::<u64>().unwrap();
-        let doc = json!({"course": {"courseReferenceNumber": crn,
-            "trainingProvider": {"uen": self.provider.uen},
-            "runs": [{"sequenceNumber": 1,
-                "registrationDates": {"opening": 20250101, "closing": 20250110},
-                "courseDates": {"start": date(day), "end": date(day + 1)},
-                "scheduleInfoType": {"code": "01", "description": "Description"},
-                "scheduleInfo": "Wed-Thu 9am-6pm",
-                "venue": {"floor": "03", "unit": "01", "postalCode": "408533", "room": "R1"},
-                "intakeSize": 20, "modeOfTraining": "1",
-                "courseAdminEmail": "admin@example.com",
-                "courseVacancy": {"code": "A", "description": "Available"},
-                "sessions": []}]}});
-        let req = TpgRequest::new(Api::PublishRun, "/courses/courseRuns/publish")
-            .query("includeExpiredCourses", "true")
-            .body(doc);
-        let resp = self.tpg.call(req).await.unwrap();
-        parse_publish_response(&resp.body).unwrap()
-    }
-
-    async fn create(&self, p: &EnrolmentPayload) -> Result<TpgResponse, TpgError> {
-        let req = TpgRequest::new(Api::CreateEnrolment, "/tpg/enrolments")
-            .body(create_enrolment(&self.provider, p));
-        self.tpg.call(req).await
-    }
-
     async fn update_with(&self, reference: &str, body: Value) -> Result<TpgResponse, TpgError> {
         let req = TpgRequest::new(
             Api::UpdateEnrolment,
@@ -131,34 +67,6 @@ impl Env {
             ))
             .await
     }
-}
-
-fn day(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
-/// The API-NOTES §13 create example, in run `run_id`.
-fn payload(run_id: &str) -> EnrolmentPayload {
-    EnrolmentPayload {
-        course_ref: CRN.into(),
-        tpg_run_id: run_id.into(),
-        trainee: EnrolmentTrainee {
-            id: NRIC.into(),
-            id_type: "NRIC",
-            full_name: "Aileen Chong".into(),
-            date_of_birth: day("1969-03-08"),
-            email: Some("t@example.com".into()),
-            phone: Some(("65".into(), "98765432".into())),
-        },
-        enrolment_date: day("2025-01-05"),
-        sponsorship: Sponsorship::Individual,
-        discount_amount: "0.00".into(),
-        collection_status: "Pending Payment",
-    }
-}
-
-fn fields(e: &TpgError) -> Vec<&str> {
-    e.details.iter().map(|d| d.field.as_str()).collect()
 }
 
 fn key() -> EncryptionKey {
