@@ -84,6 +84,23 @@ impl SheetRead {
     fn row(&self, id: &EnrolmentId) -> Option<&(AttendanceRecord, u64)> {
         self.rows.iter().find(|(r, _)| &r.enrolment_id == id)
     }
+
+    /// The sheet as a write of rows leaves it: the one read, updated at
+    /// `now`, or a new one for `session`.
+    fn sheet_written(&self, session: &Session, now: DateTime<Utc>) -> Sheet {
+        match &self.sheet {
+            Some((s, _)) => Sheet {
+                updated_at: now,
+                ..s.clone()
+            },
+            None => Sheet::new(
+                session.id.clone(),
+                session.course_run_id.clone(),
+                session.fields.session_date,
+                now,
+            ),
+        }
+    }
 }
 
 fn row_view(
@@ -364,18 +381,7 @@ impl App {
             let view = sheet_view(&session, sheet, expected, rows);
             return Written::of(&view, expected, None);
         }
-        let sheet = match &read.sheet {
-            Some((s, _)) => Sheet {
-                updated_at: now,
-                ..s.clone()
-            },
-            None => Sheet::new(
-                session.id.clone(),
-                session.course_run_id.clone(),
-                session.fields.session_date,
-                now,
-            ),
-        };
+        let sheet = read.sheet_written(&session, now);
         let version = expected + 1;
         let view = sheet_view(&session, Some(&sheet), version, rows);
         let response = Written::of(&view, version, None)?;
@@ -495,18 +501,7 @@ impl App {
             ),
         }
         let sheet_version = read.version();
-        let sheet = match &read.sheet {
-            Some((s, _)) => Sheet {
-                updated_at: now,
-                ..s.clone()
-            },
-            None => Sheet::new(
-                session.id.clone(),
-                session.course_run_id.clone(),
-                session.fields.session_date,
-                now,
-            ),
-        };
+        let sheet = read.sheet_written(&session, now);
         // The sheet's version was read here, not named by the client: a
         // concurrent change is a retry (409), not a stale tag.
         self.put_sheet(&mut change, &sheet, sheet_version, Some(&Precondition::Any))?;
